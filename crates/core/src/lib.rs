@@ -1,0 +1,15 @@
+//! schoon domain types and pure policies for the hash-check service.
+//!
+//! No I/O and no async here: the store, the server and the CLI share these types and decisions,
+//! and everything in this crate is tested by plain unit tests.
+//!
+//! (The package is called `schoon-core` because a crate named `core` would shadow Rust's own.)
+
+pub mod apikey;
+pub mod audit;
+pub mod model;
+pub mod policy;
+pub mod signal;
+
+pub use model::*;
+pub use signal::{SignalError, SignalType, SignalValue};
