@@ -1,1 +1,51 @@
-fn main() {}
+//! `schoon`: the command-line front of the schoon system.
+//!
+//! `main` only parses arguments and dispatches; each sub-command lives in its own module under `cmd/`.
+
+mod cmd;
+mod files;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// schoon — hash, match and take down known abuse material.
+#[derive(Debug, Parser)]
+#[command(name = "schoon", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Hash image files: PDQ (with quality) plus MD5, SHA-1 and SHA-256.
+    Hash(cmd::hash::HashArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Hash(args) => cmd::hash::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("schoon: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A closed pipe (`schoon hash … | head`) is a normal way to stop reading, not an error.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
