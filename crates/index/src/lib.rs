@@ -4,6 +4,7 @@
 mod bits;
 pub mod error;
 mod kernel;
+mod mem;
 mod mih;
 pub mod pdq_index;
 pub mod snapshot;

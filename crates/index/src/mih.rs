@@ -29,6 +29,7 @@ use std::sync::OnceLock;
 use crate::bits::{Bitset, count_range, select_from, set_bit};
 use crate::error::SnapshotError;
 use crate::kernel::{FILTER_MASK, PAD, Simd, prefetch};
+use crate::mem::zeroed_vec;
 use crate::snapshot::{SnapReader, SnapWriter};
 use crate::words::Words;
 
@@ -95,6 +96,14 @@ fn binom(n: u32, k: u32) -> f64 {
 pub(crate) fn key_bits(n: usize) -> u32 {
     let l = if n == 0 { 0 } else { n.ilog2() as i64 };
     (l - 3).clamp(4, 16) as u32
+}
+
+/// Reusable per-query buffers.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    buckets: Vec<u64>,
+    ranges: Vec<(u64, u32, u32)>,
+    survivors: Vec<(u64, u32, u32)>,
 }
 
 /// One table (see the module docs).
@@ -187,8 +196,21 @@ impl Segment {
 
     /// Phase 1 of a query: collects candidate `(slot << 8) | table` for every entry that
     /// passes the bucket filter, prefetching its hash.
+    ///
+    /// The work is staged so that cache misses overlap instead of queueing behind each
+    /// other: (A) list all buckets to probe and prefetch their offsets, (B) read the
+    /// offsets and prefetch the bucket starts, (C) scan the buckets and prefetch the
+    /// position codes of survivors, (D) decode positions and prefetch the hashes.
     #[inline(always)]
-    pub fn probe<S: Simd>(&self, simd: S, qh: &[u16; 16], plan: &Plan, hashes: &[Words], cands: &mut Vec<u64>) {
+    pub fn probe<S: Simd>(
+        &self,
+        simd: S,
+        qh: &[u16; 16],
+        plan: &Plan,
+        hashes: &[Words],
+        scratch: &mut Scratch,
+        cands: &mut Vec<u64>,
+    ) {
         let k = self.k as usize;
         let shift = 16 - k;
         let nb = 1usize << k;
@@ -196,6 +218,9 @@ impl Segment {
         let seg_len = u64::from(self.len());
         let ms = masks();
         let hp = hashes.as_ptr();
+        let mut qf = [0u16; TABLES];
+        // (A) buckets: (table, bucket, threshold).
+        scratch.buckets.clear();
         for j in 0..TABLES {
             let p = j >> 1;
             let side = j & 1;
@@ -207,33 +232,82 @@ impl Segment {
             let kh = 2 * p + side;
             let ph = 2 * p + 1 - side;
             let qkey = (qh[kh] >> shift) as usize;
-            let qf = qh[ph] & FILTER_MASK;
-            let tab = &self.tables[j];
+            qf[j] = qh[ph] & FILTER_MASK;
+            let off = self.tables[j].off.as_ptr();
             for d in 0..=(rho as usize).min(k) {
                 let thr = t - d as u32;
                 for &m in ms[d].iter().take_while(|&&m| (m as usize) < nb) {
                     let b = qkey ^ m as usize;
-                    let s0 = tab.off[b] as usize;
-                    let e0 = tab.off[b + 1] as usize;
-                    if s0 >= e0 {
-                        continue;
-                    }
-                    simd.scan(&tab.filt[s0..], e0 - s0, qf, thr, |i| {
-                        let idx = s0 + i;
-                        let mut pos = u64::from(tab.lo[idx]) | (u64::from(tab.filt[idx] & 1) << 16);
-                        if h > 0 {
-                            match select_from(&tab.hi, s0 + b * h, i) {
-                                Some(pr) => pos |= ((pr - i) as u64) << LOW_BITS,
-                                None => return,
-                            }
-                        }
-                        if pos < seg_len {
-                            let slot = u64::from(self.start) + pos;
-                            prefetch(hp.wrapping_add(slot as usize));
-                            cands.push((slot << 8) | j as u64);
-                        }
-                    });
+                    prefetch(off.wrapping_add(b));
+                    scratch.buckets.push(((b as u64) << 16) | ((thr.min(255) as u64) << 8) | j as u64);
                 }
+            }
+        }
+        // (B) bucket ranges.
+        scratch.ranges.clear();
+        for &e in &scratch.buckets {
+            let j = (e & 0xff) as usize;
+            let b = (e >> 16) as usize;
+            let tab = &self.tables[j];
+            let s0 = tab.off[b];
+            let e0 = tab.off[b + 1];
+            if s0 < e0 {
+                scratch.ranges.push((e, s0, e0));
+            }
+        }
+        // (C) scan, prefetching whole buckets `AHEAD` buckets in advance.
+        const AHEAD: usize = 8;
+        let fetch = |r: &(u64, u32, u32)| {
+            let tab = &self.tables[(r.0 & 0xff) as usize];
+            let fp = tab.filt.as_ptr();
+            let mut x = r.1 as usize;
+            while x < r.2 as usize {
+                prefetch(fp.wrapping_add(x));
+                x += 32;
+            }
+            prefetch(fp.wrapping_add(r.2 as usize - 1));
+        };
+        for r in scratch.ranges.iter().take(AHEAD) {
+            fetch(r);
+        }
+        scratch.survivors.clear();
+        for (n, &(e, s0, e0)) in scratch.ranges.iter().enumerate() {
+            if let Some(r) = scratch.ranges.get(n + AHEAD) {
+                fetch(r);
+            }
+            let j = (e & 0xff) as usize;
+            let thr = ((e >> 8) & 0xff) as u32;
+            let b = (e >> 16) as usize;
+            let tab = &self.tables[j];
+            let (s0, e0) = (s0 as usize, e0 as usize);
+            let surv = &mut scratch.survivors;
+            simd.scan(&tab.filt[s0..], e0 - s0, qf[j], thr, |i| {
+                let idx = s0 + i;
+                prefetch(tab.lo.as_ptr().wrapping_add(idx));
+                if h > 0 {
+                    prefetch(tab.hi.as_ptr().wrapping_add((s0 + b * h + i) >> 6));
+                }
+                surv.push((e, s0 as u32, idx as u32));
+            });
+        }
+        // (D) positions.
+        for &(e, s0, idx) in &scratch.survivors {
+            let j = (e & 0xff) as usize;
+            let b = (e >> 16) as usize;
+            let tab = &self.tables[j];
+            let (s0, idx) = (s0 as usize, idx as usize);
+            let mut pos = u64::from(tab.lo[idx]) | (u64::from(tab.filt[idx] & 1) << 16);
+            if h > 0 {
+                let i = idx - s0;
+                match select_from(&tab.hi, s0 + b * h, i) {
+                    Some(pr) => pos |= ((pr - i) as u64) << LOW_BITS,
+                    None => continue,
+                }
+            }
+            if pos < seg_len {
+                let slot = u64::from(self.start) + pos;
+                prefetch(hp.wrapping_add(slot as usize));
+                cands.push((slot << 8) | j as u64);
             }
         }
     }
@@ -352,9 +426,9 @@ fn build_table(live: &[u32], part: &[u32], side: usize, k: u32, h: usize) -> Tab
         off[b + 1] += off[b];
     }
     let mut cur: Vec<u32> = off[..nb].to_vec();
-    let mut filt = vec![0u16; n + PAD];
-    let mut lo = vec![0u16; n];
-    let mut hi = vec![0u64; if h > 0 { (n + nb * h).div_ceil(64) + 1 } else { 0 }];
+    let mut filt: Vec<u16> = zeroed_vec(n + PAD);
+    let mut lo: Vec<u16> = zeroed_vec(n);
+    let mut hi: Vec<u64> = zeroed_vec(if h > 0 { (n + nb * h).div_ceil(64) + 1 } else { 0 });
     for (&v, &rel) in part.iter().zip(live) {
         let (key, partner) = split(v);
         let b = (key >> shift) as usize;

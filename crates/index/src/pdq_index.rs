@@ -8,7 +8,7 @@ use pdq::Hash256;
 use crate::bits::Bitset;
 use crate::error::{IndexError, SnapshotError};
 use crate::kernel::{Level, Scalar, Simd, detect};
-use crate::mih::{Plan, Segment};
+use crate::mih::{Plan, Scratch, Segment};
 use crate::snapshot::{Kind, SnapReader, SnapWriter, open_file, write_atomic};
 use crate::words::Words;
 
@@ -138,11 +138,10 @@ impl PdqIndex {
             return Err(IndexError::Full);
         }
         let mut idx = PdqIndex::new();
-        idx.hashes.reserve_exact(v.len());
-        for (id, h) in &v {
-            let slot = idx.hashes.len() as u32;
-            idx.hashes.push(Words::from_hash(h));
-            idx.ids.push(slot, *id);
+        idx.hashes = crate::mem::zeroed_vec(v.len());
+        for (slot, ((id, h), w)) in v.iter().zip(idx.hashes.iter_mut()).enumerate() {
+            *w = Words::from_hash(h);
+            idx.ids.push(slot as u32, *id);
         }
         idx.last_id = v.last().map(|e| e.0);
         drop(v);
@@ -211,12 +210,14 @@ impl PdqIndex {
     /// (what a periodic maintenance job or a snapshot writer may call).
     pub fn compact(&mut self) {
         if self.removed_count > 0 {
-            let mut hashes = Vec::with_capacity(self.len());
+            let mut hashes: Vec<Words> = crate::mem::zeroed_vec(self.len());
             let mut ids = IdMap::default();
+            let mut n = 0usize;
             for (slot, w) in self.hashes.iter().enumerate() {
                 if !self.removed.get(slot) {
-                    ids.push(hashes.len() as u32, self.ids.id_of(slot as u32));
-                    hashes.push(*w);
+                    ids.push(n as u32, self.ids.id_of(slot as u32));
+                    hashes[n] = *w;
+                    n += 1;
                 }
             }
             self.hashes = hashes;
@@ -334,6 +335,7 @@ impl PdqIndex {
         let qh = q.halves();
         let plan = Plan::for_radius(r.min(256));
         let mut cands: Vec<u64> = Vec::new();
+        let mut scratch = Scratch::default();
         for seg in &self.segments {
             if seg.live == 0 {
                 continue;
@@ -343,7 +345,7 @@ impl PdqIndex {
                 continue;
             }
             cands.clear();
-            seg.probe(simd, &qh, &plan, &self.hashes, &mut cands);
+            seg.probe(simd, &qh, &plan, &self.hashes, &mut scratch, &mut cands);
             for &c in &cands {
                 let slot = (c >> 8) as usize;
                 let j = (c & 0xff) as usize;

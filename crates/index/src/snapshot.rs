@@ -297,7 +297,7 @@ impl<R: Read> SnapReader<R> {
             }
         }
         let n = usize::try_from(count).map_err(|_| SnapshotError::Truncated)?;
-        let mut v: Vec<T> = vec![T::default(); n + extra];
+        let mut v: Vec<T> = crate::mem::zeroed_vec(n + extra);
         let mut hasher = crc32fast::Hasher::new();
         {
             let view = as_bytes_mut(&mut v[..n]);
