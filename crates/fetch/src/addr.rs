@@ -402,11 +402,20 @@ mod tests {
     fn policy_deny_beats_allow_beats_builtin() {
         let p = AddrPolicy {
             allow: vec!["127.0.0.0/8".parse().expect("r")],
-            deny: vec!["127.0.0.9/32".parse().expect("r"), "8.8.8.8".parse().expect("r")],
+            deny: vec![
+                "127.0.0.9/32".parse().expect("r"),
+                "8.8.8.8".parse().expect("r"),
+            ],
         };
         assert_eq!(p.check("127.0.0.1".parse().expect("ip")), Ok(()));
-        assert_eq!(p.check("127.0.0.9".parse().expect("ip")), Err(BlockReason::Denied));
-        assert_eq!(p.check("8.8.8.8".parse().expect("ip")), Err(BlockReason::Denied));
+        assert_eq!(
+            p.check("127.0.0.9".parse().expect("ip")),
+            Err(BlockReason::Denied)
+        );
+        assert_eq!(
+            p.check("8.8.8.8".parse().expect("ip")),
+            Err(BlockReason::Denied)
+        );
         assert_eq!(
             p.check("169.254.169.254".parse().expect("ip")),
             Err(BlockReason::LinkLocal)

@@ -257,7 +257,7 @@ fn collect(html: &[u8], shared: &Shared, opts: &ExtractOptions, outer: bool) -> 
             ("data-original", RefKind::LazyImg),
             ("data-lazy-src", RefKind::LazyImg),
         ] {
-            if let Some(v) = el.get_attribute(attr) {
+            if let Some(v) = attr_value(el, attr) {
                 c.push(&v, kind);
             }
         }
@@ -266,7 +266,7 @@ fn collect(html: &[u8], shared: &Shared, opts: &ExtractOptions, outer: bool) -> 
             ("data-srcset", RefKind::LazyImg),
             ("data-lazy-srcset", RefKind::LazyImg),
         ] {
-            if let Some(v) = el.get_attribute(attr) {
+            if let Some(v) = attr_value(el, attr) {
                 for u in parse_srcset(&v) {
                     c.push(u, kind);
                 }
@@ -278,7 +278,7 @@ fn collect(html: &[u8], shared: &Shared, opts: &ExtractOptions, outer: bool) -> 
     let picture_source = element!("picture source", move |el: &mut Element| {
         let mut c = c.borrow_mut();
         for attr in ["srcset", "data-srcset"] {
-            if let Some(v) = el.get_attribute(attr) {
+            if let Some(v) = attr_value(el, attr) {
                 for u in parse_srcset(&v) {
                     c.push(u, RefKind::PictureSource);
                 }
@@ -294,7 +294,7 @@ fn collect(html: &[u8], shared: &Shared, opts: &ExtractOptions, outer: bool) -> 
             ("data-src", RefKind::Video),
             ("poster", RefKind::VideoPoster),
         ] {
-            if let Some(v) = el.get_attribute(attr) {
+            if let Some(v) = attr_value(el, attr) {
                 c.push(&v, kind);
             }
         }
@@ -304,7 +304,7 @@ fn collect(html: &[u8], shared: &Shared, opts: &ExtractOptions, outer: bool) -> 
     let video_source = element!("video source", move |el: &mut Element| {
         let mut c = c.borrow_mut();
         for attr in ["src", "data-src"] {
-            if let Some(v) = el.get_attribute(attr) {
+            if let Some(v) = attr_value(el, attr) {
                 c.push(&v, RefKind::VideoSource);
             }
         }
@@ -312,7 +312,7 @@ fn collect(html: &[u8], shared: &Shared, opts: &ExtractOptions, outer: bool) -> 
     });
     let c = Rc::clone(shared);
     let anchor = element!("a[href]", move |el: &mut Element| {
-        if let Some(v) = el.get_attribute("href")
+        if let Some(v) = attr_value(el, "href")
             && is_media_path(&v)
         {
             c.borrow_mut().push(&v, RefKind::Link);
@@ -321,13 +321,12 @@ fn collect(html: &[u8], shared: &Shared, opts: &ExtractOptions, outer: bool) -> 
     });
     let c = Rc::clone(shared);
     let meta = element!("meta[content]", move |el: &mut Element| {
-        let key = el
-            .get_attribute("property")
-            .or_else(|| el.get_attribute("name"))
+        let key = attr_value(el, "property")
+            .or_else(|| attr_value(el, "name"))
             .map(|k| k.trim().to_ascii_lowercase());
         if let Some(key) = key
             && let Some(&(_, kind)) = META_KEYS.iter().find(|(k, _)| *k == key)
-            && let Some(v) = el.get_attribute("content")
+            && let Some(v) = attr_value(el, "content")
         {
             c.borrow_mut().push(&v, kind);
         }
@@ -335,11 +334,11 @@ fn collect(html: &[u8], shared: &Shared, opts: &ExtractOptions, outer: bool) -> 
     });
     let c = Rc::clone(shared);
     let link = element!("link[rel][href]", move |el: &mut Element| {
-        let rel = el.get_attribute("rel").unwrap_or_default();
+        let rel = attr_value(el, "rel").unwrap_or_default();
         if rel
             .split_ascii_whitespace()
             .any(|t| t.eq_ignore_ascii_case("image_src"))
-            && let Some(v) = el.get_attribute("href")
+            && let Some(v) = attr_value(el, "href")
         {
             c.borrow_mut().push(&v, RefKind::LinkImageSrc);
         }
@@ -347,7 +346,7 @@ fn collect(html: &[u8], shared: &Shared, opts: &ExtractOptions, outer: bool) -> 
     });
     let c = Rc::clone(shared);
     let style_attr = element!("*[style]", move |el: &mut Element| {
-        if let Some(css) = el.get_attribute("style") {
+        if let Some(css) = attr_value(el, "style") {
             let mut c = c.borrow_mut();
             for u in css_urls(&css) {
                 c.push(&u, RefKind::InlineStyle);
@@ -373,7 +372,7 @@ fn collect(html: &[u8], shared: &Shared, opts: &ExtractOptions, outer: bool) -> 
     let base = element!("base[href]", move |el: &mut Element| {
         let mut c = c.borrow_mut();
         if c.base.is_none() {
-            c.base = el.get_attribute("href");
+            c.base = attr_value(el, "href");
         }
         HandlerResult::Ok(())
     });
@@ -425,6 +424,82 @@ fn collect(html: &[u8], shared: &Shared, opts: &ExtractOptions, outer: bool) -> 
             false
         }
     }
+}
+
+/// An attribute value with HTML character references decoded (lol_html returns them raw).
+fn attr_value(el: &Element, name: &str) -> Option<String> {
+    el.get_attribute(name).map(|v| decode_entities(&v))
+}
+
+/// Decodes the character references that occur in URLs: numeric ones and a few named ones
+/// (`&amp;` above all). Unknown references are left as they are.
+fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_owned();
+    }
+    const NAMED: &[(&str, char)] = &[
+        ("amp", '&'),
+        ("lt", '<'),
+        ("gt", '>'),
+        ("quot", '"'),
+        ("apos", '\''),
+        ("nbsp", '\u{a0}'),
+        ("sol", '/'),
+        ("colon", ':'),
+        ("period", '.'),
+        ("comma", ','),
+        ("equals", '='),
+        ("quest", '?'),
+        ("num", '#'),
+        ("percnt", '%'),
+        ("lpar", '('),
+        ("rpar", ')'),
+        ("semi", ';'),
+        ("excl", '!'),
+        ("plus", '+'),
+        ("lowbar", '_'),
+        ("hyphen", '-'),
+        ("tab", '\t'),
+        ("newline", '\n'),
+    ];
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(pos) = rest.find('&') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 1..];
+        let name_len = after
+            .find(|c: char| !c.is_ascii_alphanumeric() && c != '#')
+            .unwrap_or(after.len());
+        let name = &after[..name_len];
+        let has_semi = after[name_len..].starts_with(';');
+        let decoded = if let Some(num) = name.strip_prefix('#') {
+            let code = match num.strip_prefix(['x', 'X']) {
+                Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                None => num.parse::<u32>().ok(),
+            };
+            code.map(|c| char::from_u32(c).unwrap_or('\u{fffd}'))
+        } else if has_semi {
+            NAMED.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
+        } else if matches!(name, "amp" | "lt" | "gt" | "quot") {
+            // Legacy: these four also work without the semicolon.
+            NAMED.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
+        } else {
+            None
+        };
+        match decoded {
+            Some(c) if !name.is_empty() => {
+                out.push(c);
+                let consumed = name_len + usize::from(has_semi);
+                rest = &after[consumed..];
+            }
+            _ => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Resolves one raw reference; `None` when it is not an `http(s)` URL.
@@ -588,6 +663,16 @@ mod tests {
         );
         assert!(css_urls("myurl(a.jpg); url()").is_empty());
         assert!(css_urls("url('unterminated").len() <= 1);
+    }
+
+    #[test]
+    fn entities_in_attributes() {
+        assert_eq!(decode_entities("a.jpg?x=1&amp;y=2"), "a.jpg?x=1&y=2");
+        assert_eq!(decode_entities("a.jpg?x=1&amp y"), "a.jpg?x=1& y");
+        assert_eq!(decode_entities("&quot;bg.gif&quot;"), "\"bg.gif\"");
+        assert_eq!(decode_entities("&#47;p&#x2F;q"), "/p/q");
+        assert_eq!(decode_entities("a&b=c&unknown;&"), "a&b=c&unknown;&");
+        assert_eq!(decode_entities("&#xZZ;"), "&#xZZ;");
     }
 
     #[test]

@@ -366,14 +366,18 @@ impl Fetcher {
                         max: self.inner.max_redirects,
                     });
                 }
-                let location = location.to_str().map_err(|_| FetchError::BadRedirect {
-                    reason: "Location is not ASCII".into(),
+                // Servers send raw UTF-8 here; browsers accept it, so do we.
+                let location = std::str::from_utf8(location.as_bytes()).map_err(|_| {
+                    FetchError::BadRedirect {
+                        reason: "Location is not UTF-8".into(),
+                    }
                 })?;
-                let mut next = current
-                    .join(location.trim())
-                    .map_err(|e| FetchError::BadRedirect {
-                        reason: e.to_string(),
-                    })?;
+                let mut next =
+                    current
+                        .join(location.trim())
+                        .map_err(|e| FetchError::BadRedirect {
+                            reason: e.to_string(),
+                        })?;
                 next.set_fragment(None);
                 if !visited.insert(next.clone()) {
                     return Err(FetchError::RedirectLoop);
@@ -413,11 +417,19 @@ impl Fetcher {
     /// Reads the body, counting decoded bytes against `limit` chunk by chunk (a gzip bomb stops
     /// at the cap). A declared `Content-Length` above the cap fails early; a smaller one is not
     /// trusted.
-    async fn read_body(&self, mut resp: reqwest::Response, limit: u64) -> Result<Bytes, FetchError> {
+    async fn read_body(
+        &self,
+        mut resp: reqwest::Response,
+        limit: u64,
+    ) -> Result<Bytes, FetchError> {
         if resp.content_length().is_some_and(|len| len > limit) {
             return Err(FetchError::TooLarge { limit });
         }
-        let initial = resp.content_length().unwrap_or(16 * 1024).min(limit).min(1 << 20);
+        let initial = resp
+            .content_length()
+            .unwrap_or(16 * 1024)
+            .min(limit)
+            .min(1 << 20);
         let mut buf = BytesMut::with_capacity(usize::try_from(initial).unwrap_or(16 * 1024));
         while let Some(chunk) = resp.chunk().await.map_err(|e| self.map_error(e))? {
             if buf.len() as u64 + chunk.len() as u64 > limit {
@@ -431,33 +443,25 @@ impl Fetcher {
     /// Turns reqwest's opaque error into our typed one by walking its source chain.
     fn map_error(&self, e: reqwest::Error) -> FetchError {
         let e = e.without_url();
-        let mut cur: Option<&(dyn StdError + 'static)> = Some(&e);
-        while let Some(err) = cur {
-            let inner = err
-                .downcast_ref::<std::io::Error>()
-                .and_then(|io| io.get_ref())
-                .map(|i| i as &(dyn StdError + 'static));
-            for candidate in [Some(err), inner].into_iter().flatten() {
-                if let Some(b) = candidate.downcast_ref::<BlockedAddr>() {
-                    return FetchError::Blocked {
-                        host: b.host.clone(),
-                        addr: b.addr,
-                        reason: b.reason,
-                    };
-                }
-                if let Some(d) = candidate.downcast_ref::<DnsFailure>() {
-                    return FetchError::Dns {
-                        host: d.host.clone(),
-                        message: d.message.clone(),
-                    };
-                }
-                if candidate.downcast_ref::<rustls::Error>().is_some() {
-                    return FetchError::Tls {
-                        message: error_chain(&e),
-                    };
-                }
+        for err in error_sources(&e) {
+            if let Some(b) = err.downcast_ref::<BlockedAddr>() {
+                return FetchError::Blocked {
+                    host: b.host.clone(),
+                    addr: b.addr,
+                    reason: b.reason,
+                };
             }
-            cur = err.source();
+            if let Some(d) = err.downcast_ref::<DnsFailure>() {
+                return FetchError::Dns {
+                    host: d.host.clone(),
+                    message: d.message.clone(),
+                };
+            }
+            if err.downcast_ref::<rustls::Error>().is_some() {
+                return FetchError::Tls {
+                    message: error_chain(&e),
+                };
+            }
         }
         if e.is_timeout() {
             return if e.is_connect() {
@@ -492,6 +496,29 @@ fn host_string(url: &Url) -> String {
         Some(Host::Ipv6(a)) => a.to_string(),
         None => String::new(),
     }
+}
+
+/// An error, its sources, and the errors wrapped inside `io::Error`s (whose `source()` skips
+/// the wrapped error itself), in order; bounded.
+fn error_sources<'a>(e: &'a (dyn StdError + 'static)) -> Vec<&'a (dyn StdError + 'static)> {
+    let mut out = Vec::new();
+    let mut stack = vec![e];
+    while let Some(err) = stack.pop() {
+        if out.len() >= 32 {
+            break;
+        }
+        out.push(err);
+        if let Some(src) = err.source() {
+            stack.push(src);
+        }
+        if let Some(inner) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            stack.push(inner);
+        }
+    }
+    out
 }
 
 /// "a: b: c" from an error and its sources, skipping repeats.

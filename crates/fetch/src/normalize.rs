@@ -73,7 +73,6 @@ pub fn normalize_url(url: &Url) -> Result<NormalizedUrl, NormalizeError> {
     url.set_fragment(None);
     let domain = match url.host() {
         None => return Err(NormalizeError::NoHost),
-        Some(Host::Domain(d)) if d.is_empty() => return Err(NormalizeError::NoHost),
         Some(Host::Domain(d)) => Some(d.strip_suffix('.').unwrap_or(d).to_owned()),
         Some(_) => None,
     };
@@ -153,7 +152,10 @@ mod tests {
             ("http://example.com./x", "http://example.com/x"),
             ("  http://example.com/x \n", "http://example.com/x"),
             ("http://BÜCHER.example/", "http://xn--bcher-kva.example/"),
-            ("http://example.com/%7e%2fa?q=%3d", "http://example.com/%7E%2Fa?q=%3D"),
+            (
+                "http://example.com/%7e%2fa?q=%3d",
+                "http://example.com/%7E%2Fa?q=%3D",
+            ),
             ("example.com/path", "http://example.com/path"),
             ("www.example.com", "http://www.example.com/"),
             ("example.com:8080/x", "http://example.com:8080/x"),
@@ -180,7 +182,10 @@ mod tests {
             ("http://www.example.com/", Some("example.com")),
             ("http://example.com./", Some("example.com")),
             ("http://foo.blogspot.com/", Some("foo.blogspot.com")),
-            ("http://xn--bcher-kva.example/", Some("xn--bcher-kva.example")),
+            (
+                "http://xn--bcher-kva.example/",
+                Some("xn--bcher-kva.example"),
+            ),
             ("http://127.0.0.1/", None),
             ("http://[::1]/", None),
             ("http://co.uk/", None),

@@ -88,9 +88,10 @@ impl StaticResolver {
 impl Resolver for StaticResolver {
     fn resolve<'a>(&'a self, host: &'a str) -> BoxFuture<'a, io::Result<Vec<IpAddr>>> {
         Box::pin(async move {
-            self.map.get(&normalize_host(host)).cloned().ok_or_else(|| {
-                io::Error::new(io::ErrorKind::NotFound, "name not in static table")
-            })
+            self.map
+                .get(&normalize_host(host))
+                .cloned()
+                .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "name not in static table"))
         })
     }
 }
@@ -148,13 +149,10 @@ impl Guard {
         let name = normalize_host(host);
         let addrs = match localhost_addrs(&name) {
             Some(a) => a,
-            None => resolver
-                .resolve(&name)
-                .await
-                .map_err(|e| DnsFailure {
-                    host: name.clone(),
-                    message: e.to_string(),
-                })?,
+            None => resolver.resolve(&name).await.map_err(|e| DnsFailure {
+                host: name.clone(),
+                message: e.to_string(),
+            })?,
         };
         if addrs.is_empty() {
             return Err(Box::new(DnsFailure {

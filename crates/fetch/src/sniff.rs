@@ -161,9 +161,7 @@ pub fn sniff(body: &[u8]) -> SniffedType {
     if starts(&[0, 0, 1, 0xBA]) {
         return SniffedType::Mpeg;
     }
-    if starts(&[
-        0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11, 0xA6, 0xD9,
-    ]) {
+    if starts(&[0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11, 0xA6, 0xD9]) {
         return SniffedType::Asf;
     }
     if starts(b"OggS\0") {
@@ -200,9 +198,11 @@ fn sniff_iso_bmff(b: &[u8]) -> Option<SniffedType> {
     let has = |brand: &[u8]| major == brand || compatible.contains(&brand);
     Some(if has(b"avif") || has(b"avis") {
         SniffedType::Avif
-    } else if [b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"]
-        .iter()
-        .any(|brand| major == *brand)
+    } else if [
+        b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1",
+    ]
+    .iter()
+    .any(|brand| major == *brand)
     {
         SniffedType::Heif
     } else if major == b"qt  " {

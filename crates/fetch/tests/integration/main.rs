@@ -1,0 +1,6 @@
+//! Integration tests against real HTTP servers on loopback. No traffic leaves the machine: every
+//! non-loopback destination in these tests must be refused before a connection is attempted.
+
+mod fetching;
+mod ssrf;
+mod support;
