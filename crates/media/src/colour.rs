@@ -262,8 +262,14 @@ mod tests {
 
     #[test]
     fn grey_expands_to_equal_channels() {
-        assert_eq!(convert(vec![0, 7, 255], 3, ColorType::L8), [0, 0, 0, 7, 7, 7, 255, 255, 255]);
-        assert_eq!(convert(vec![9, 1, 200, 0], 2, ColorType::La8), [9, 9, 9, 200, 200, 200]);
+        assert_eq!(
+            convert(vec![0, 7, 255], 3, ColorType::L8),
+            [0, 0, 0, 7, 7, 7, 255, 255, 255]
+        );
+        assert_eq!(
+            convert(vec![9, 1, 200, 0], 2, ColorType::La8),
+            [9, 9, 9, 200, 200, 200]
+        );
     }
 
     #[test]
@@ -283,7 +289,9 @@ mod tests {
         // 128/257 = 0.498 -> 0, 129/257 = 0.502 -> 1, 32896/257 = 128.0
         assert_eq!(
             convert(input, 6, ColorType::L16),
-            [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 128, 128, 128, 255, 255, 255]
+            [
+                0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 128, 128, 128, 255, 255, 255
+            ]
         );
         let mut rgba = Vec::new();
         for v in [65535u16, 0, 257, 0] {
@@ -308,7 +316,10 @@ mod tests {
         for v in [0.5f32, -1.0, f32::NAN, 2.0, 1.0, 0.002] {
             input.extend_from_slice(&v.to_ne_bytes());
         }
-        assert_eq!(convert(input, 2, ColorType::Rgb32F), [128, 0, 0, 255, 255, 1]);
+        assert_eq!(
+            convert(input, 2, ColorType::Rgb32F),
+            [128, 0, 0, 255, 255, 1]
+        );
         let mut rgba = Vec::new();
         for v in [0.0f32, 0.25, 1.0, 0.0] {
             rgba.extend_from_slice(&v.to_ne_bytes());

@@ -85,18 +85,30 @@ pub fn decode_rgb8_into(
                 colour = Some(h.colour());
             }
         }
+        // GIF pixels are always palette indices; the decoder only says "RGBA".
+        Format::Gif => colour = Some(SourceColour::Palette8),
         _ => {}
     }
 
+    // Open without the side limits so that an oversized header reaches `check_size` with
+    // its dimensions (for a precise error), then hand the decoder the full limits.
     let input = Input::new(bytes, clock);
     let mut reader = ImageReader::with_format(input, format.to_image());
-    reader.limits(limits.to_image());
+    let full = limits.to_image();
+    let mut open = full.clone();
+    open.max_image_width = None;
+    open.max_image_height = None;
+    reader.limits(open);
     let mut decoder = reader
         .into_decoder()
         .map_err(|e| map_error(e, format, limits, &clock, None))?;
 
     let (width, height) = decoder.dimensions();
     check_size(width, height, limits)?;
+    let dims = Some((width, height));
+    decoder
+        .set_limits(full)
+        .map_err(|e| map_error(e, format, limits, &clock, dims))?;
     if width == 0 || height == 0 {
         return Err(MediaError::Corrupt {
             format,
@@ -117,12 +129,12 @@ pub fn decode_rgb8_into(
     let needed = n * bpp.max(3) as u64;
     if needed > limits.max_alloc {
         return Err(MediaError::AllocationLimit {
-            needed,
+            needed: Some(needed),
             limit: limits.max_alloc,
         });
     }
     let too_big = || MediaError::AllocationLimit {
-        needed,
+        needed: Some(needed),
         limit: limits.max_alloc,
     };
     let n = usize::try_from(n).map_err(|_| too_big())?;
@@ -138,7 +150,6 @@ pub fn decode_rgb8_into(
 
     buf.try_reserve_exact(needed).map_err(|_| too_big())?;
     buf.resize(needed, 0);
-    let dims = Some((width, height));
     decoder
         .read_image(&mut buf[..decoded_len])
         .map_err(|e| map_error(e, format, limits, &clock, dims))?;
@@ -216,7 +227,7 @@ fn map_error(
                 }
             }
             LimitErrorKind::InsufficientMemory => MediaError::AllocationLimit {
-                needed: 0,
+                needed: None,
                 limit: limits.max_alloc,
             },
             other => MediaError::Unsupported {
@@ -268,9 +279,18 @@ fn is_truncation(e: &(dyn std::error::Error + 'static), msg: &str) -> bool {
         source = s.source();
     }
     let m = msg.to_ascii_lowercase();
-    ["eof", "end of file", "unexpected end", "truncated", "not enough data", "no more data", "ended early", "incomplete"]
-        .iter()
-        .any(|p| m.contains(p))
+    [
+        "eof",
+        "end of file",
+        "unexpected end",
+        "truncated",
+        "not enough data",
+        "no more data",
+        "ended early",
+        "incomplete",
+    ]
+    .iter()
+    .any(|p| m.contains(p))
 }
 
 /// Wall-clock budget for one decode.
@@ -319,7 +339,10 @@ impl<'a> Input<'a> {
 
     fn check(&self) -> io::Result<()> {
         if self.clock.limit.is_some() && self.clock.expired().is_some() {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "decode deadline passed"));
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "decode deadline passed",
+            ));
         }
         Ok(())
     }

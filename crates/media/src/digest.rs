@@ -203,6 +203,9 @@ mod tests {
                 Err(std::io::Error::other("disk on fire"))
             }
         }
-        assert!(matches!(Digests::from_reader(Broken), Err(MediaError::Io(_))));
+        assert!(matches!(
+            Digests::from_reader(Broken),
+            Err(MediaError::Io(_))
+        ));
     }
 }

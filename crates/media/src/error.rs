@@ -25,7 +25,9 @@ pub enum MediaError {
     },
     /// The header announces more pixels than [`Limits::max_pixels`](crate::Limits::max_pixels).
     /// Checked before any pixel buffer is allocated.
-    #[error("the image is {width}x{height} ({pixels} pixels), more than the limit of {limit} pixels")]
+    #[error(
+        "the image is {width}x{height} ({pixels} pixels), more than the limit of {limit} pixels"
+    )]
     TooManyPixels {
         /// Width from the header.
         width: u32,
@@ -47,10 +49,14 @@ pub enum MediaError {
         limit: u32,
     },
     /// Decoding would need more memory than [`Limits::max_alloc`](crate::Limits::max_alloc).
-    #[error("decoding needs about {needed} bytes, more than the allocation limit of {limit} bytes")]
+    #[error(
+        "decoding would exceed the allocation limit of {limit} bytes{}",
+        needed.map(|n| format!(" (it needs about {n})")).unwrap_or_default()
+    )]
     AllocationLimit {
-        /// Estimated bytes needed (0 when the decoder did not say).
-        needed: u64,
+        /// Bytes needed for the pixel buffer, when known (`None`: a decoder refused an
+        /// internal buffer, e.g. a TIFF strip claiming gigabytes).
+        needed: Option<u64>,
         /// The limit in force.
         limit: u64,
     },

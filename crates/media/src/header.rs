@@ -112,12 +112,13 @@ pub(crate) fn jpeg_header(b: &[u8]) -> Option<JpegHeader> {
                     scan_start: i + len,
                 });
             }
-            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
-                if seg.len() >= 6 && frame.is_none() {
-                    let h = u32::from(u16::from_be_bytes([seg[1], seg[2]]));
-                    let w = u32::from(u16::from_be_bytes([seg[3], seg[4]]));
-                    frame = Some((w, h, seg[5]));
-                }
+            // SOFn (not DHT C4, JPG C8, DAC CC); the first frame header wins.
+            0xC0..=0xCF
+                if !matches!(marker, 0xC4 | 0xC8 | 0xCC) && seg.len() >= 6 && frame.is_none() =>
+            {
+                let h = u32::from(u16::from_be_bytes([seg[1], seg[2]]));
+                let w = u32::from(u16::from_be_bytes([seg[3], seg[4]]));
+                frame = Some((w, h, seg[5]));
             }
             0xEE if seg.len() >= 12 && seg.starts_with(b"Adobe") => adobe = Some(seg[11]),
             _ => {}
@@ -156,7 +157,12 @@ mod tests {
         let mut b = vec![0xFF, 0xD8];
         b.extend(seg(0xE0, b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0"));
         b.extend(seg(0xEE, b"Adobe\0\x64\0\0\0\0\x02"));
-        b.extend(seg(0xC2, &[8, 0x01, 0x00, 0x02, 0x00, 4, 1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0, 4, 0x11, 0]));
+        b.extend(seg(
+            0xC2,
+            &[
+                8, 0x01, 0x00, 0x02, 0x00, 4, 1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0, 4, 0x11, 0,
+            ],
+        ));
         b.extend(seg(0xDA, &[1, 1, 0, 0, 63, 0]));
         let scan_start = b.len();
         b.extend([0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD9]);
@@ -187,7 +193,10 @@ mod tests {
         b.extend_from_slice(&7u32.to_be_bytes());
         b.extend_from_slice(&[16, 0, 0, 0, 0]);
         let h = png_header(&b).expect("ihdr");
-        assert_eq!((h.width, h.height, h.colour), (100_000, 7, SourceColour::L16));
+        assert_eq!(
+            (h.width, h.height, h.colour),
+            (100_000, 7, SourceColour::L16)
+        );
         assert_eq!(png_header(&b[..20]), None);
     }
 }

@@ -112,7 +112,9 @@ pub fn sniff(bytes: &[u8]) -> Result<Format, MediaError> {
 
 /// Names well-known formats we do not decode (images, video, documents).
 fn describe_unsupported(b: &[u8]) -> &'static str {
-    let at = |off: usize, magic: &[u8]| b.len() >= off + magic.len() && &b[off..off + magic.len()] == magic;
+    let at = |off: usize, magic: &[u8]| {
+        b.len() >= off + magic.len() && &b[off..off + magic.len()] == magic
+    };
     if at(4, b"ftyp") {
         // ISO base media file: the major brand tells HEIF/AVIF stills from video.
         let brand = b.get(8..12).unwrap_or_default();
@@ -178,7 +180,10 @@ mod tests {
         assert_eq!(Format::sniff(b"GIF89a...."), Some(Format::Gif));
         assert_eq!(Format::sniff(b"GIF87a...."), Some(Format::Gif));
         assert_eq!(Format::sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some(Format::WebP));
-        assert_eq!(Format::sniff(b"BM\0\0\0\0\0\0\0\0\0\0\0\0\x28\0\0\0"), Some(Format::Bmp));
+        assert_eq!(
+            Format::sniff(b"BM\0\0\0\0\0\0\0\0\0\0\0\0\x28\0\0\0"),
+            Some(Format::Bmp)
+        );
         assert_eq!(Format::sniff(b"II*\0\x08\0\0\0"), Some(Format::Tiff));
         assert_eq!(Format::sniff(b"MM\0*\0\0\0\x08"), Some(Format::Tiff));
         assert_eq!(Format::sniff(b"II+\0\x08\0\0\0"), Some(Format::Tiff));
