@@ -15,7 +15,7 @@ const HUGE_MIN: usize = 4 << 20;
 pub(crate) fn zeroed_vec<T: Plain>(n: usize) -> Vec<T> {
     let layout = match std::alloc::Layout::array::<T>(n) {
         Ok(l) if l.size() > 0 => l,
-        _ => return vec![T::default(); n],
+        _ => return Vec::new(),
     };
     // SAFETY: the layout has a non-zero size; the memory is zeroed, and the all-zero bit
     // pattern is a valid `T` (`Plain`); capacity and length equal the allocated count and

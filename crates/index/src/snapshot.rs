@@ -62,7 +62,7 @@ impl Kind {
 ///
 /// # Safety
 /// Implementors must have no padding bytes and accept every bit pattern.
-pub(crate) unsafe trait Plain: Copy + Default {
+pub(crate) unsafe trait Plain: Copy {
     /// Converts between native and little-endian byte order in place (a no-op on LE hosts).
     fn swap_le(s: &mut [Self]);
 }
@@ -95,10 +95,7 @@ unsafe impl Plain for Words {
 }
 
 // SAFETY: byte arrays have alignment 1, no padding, every bit pattern valid.
-unsafe impl<const N: usize> Plain for [u8; N]
-where
-    [u8; N]: Default,
-{
+unsafe impl<const N: usize> Plain for [u8; N] {
     fn swap_le(_: &mut [Self]) {}
 }
 
