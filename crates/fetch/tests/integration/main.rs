@@ -4,3 +4,4 @@
 mod fetching;
 mod ssrf;
 mod support;
+mod tls;
