@@ -4,6 +4,7 @@
 mod bits;
 pub mod digest;
 pub mod error;
+pub mod index;
 mod kernel;
 pub mod lists;
 mod mem;
@@ -14,5 +15,6 @@ mod words;
 
 pub use digest::{DigestSet, Md5Set, Sha1Set, Sha256Set};
 pub use lists::{ListEntry, ListError, ListErrorKind, ListFormat, ListReader, ListWriter, ReadOptions, Signal, SignalKind, read_list, read_list_with_progress};
+pub use index::{Digest, DihedralHit, EntryId, EntryInfo, Index, IndexBuilder, IndexInfo, ListInfo, PdqHit};
 pub use error::{IndexError, SnapshotError};
 pub use pdq_index::{DihedralMatch, PdqIndex, PdqIndexStats, PdqMatch};
