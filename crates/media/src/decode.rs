@@ -7,7 +7,7 @@ use image::error::{ImageError, LimitErrorKind, UnsupportedErrorKind};
 use image::{ImageDecoder, ImageReader};
 
 use crate::colour::{bytes_per_pixel, to_rgb8_in_place};
-use crate::header::{jpeg_has_eoi, jpeg_header, png_header};
+use crate::header::{bmp_palette_colour, jpeg_has_eoi, jpeg_header, png_header};
 use crate::{Format, Limits, MediaError, SourceColour, sniff};
 
 /// What is known about a decoded image besides its pixels.
@@ -87,6 +87,7 @@ pub fn decode_rgb8_into(
         }
         // GIF pixels are always palette indices; the decoder only says "RGBA".
         Format::Gif => colour = Some(SourceColour::Palette8),
+        Format::Bmp => colour = bmp_palette_colour(bytes),
         _ => {}
     }
 

@@ -49,6 +49,21 @@ pub(crate) fn png_header(b: &[u8]) -> Option<PngHeader> {
     })
 }
 
+/// The palette depth of a BMP (1, 4 or 8 bits per pixel), `None` for direct colour or an
+/// unreadable header. The decoder expands palettes to RGB without saying so.
+pub(crate) fn bmp_palette_colour(b: &[u8]) -> Option<SourceColour> {
+    let dib = u32::from_le_bytes(b.get(14..18)?.try_into().ok()?);
+    // BITMAPCOREHEADER (12 bytes) keeps the bit count at 24, all later headers at 28.
+    let at = if dib == 12 { 24 } else { 28 };
+    let bpp = u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?);
+    match bpp {
+        1 => Some(SourceColour::Palette1),
+        4 => Some(SourceColour::Palette4),
+        8 => Some(SourceColour::Palette8),
+        _ => None,
+    }
+}
+
 /// What the JPEG markers before the first scan say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct JpegHeader {
