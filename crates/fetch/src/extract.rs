@@ -142,6 +142,8 @@ const META_KEYS: &[(&str, RefKind)] = &[
     ("twitter:image", RefKind::TwitterImage),
     ("twitter:image:src", RefKind::TwitterImage),
 ];
+/// Input is fed to the parser in pieces of this size.
+const PARSE_CHUNK: usize = 16 * 1024;
 /// Longest `<style>` / `<noscript>` text we look into.
 const MAX_TEXT_BLOCK: usize = 256 * 1024;
 
@@ -416,8 +418,15 @@ fn collect(html: &[u8], shared: &Shared, opts: &ExtractOptions, outer: bool) -> 
     }
 
     let mut rewriter = HtmlRewriter::new(settings, |_: &[u8]| {});
-    let written = rewriter.write(html).and_then(|()| rewriter.end());
-    match written {
+    // Fed in chunks, as from the network: the parser then buffers only what spans a chunk
+    // boundary (a huge tag), and that buffer is what the memory cap bounds.
+    for chunk in html.chunks(PARSE_CHUNK) {
+        if let Err(e) = rewriter.write(chunk) {
+            tracing::debug!(error = %e, "HTML parsing stopped");
+            return false;
+        }
+    }
+    match rewriter.end() {
         Ok(()) => true,
         Err(e) => {
             tracing::debug!(error = %e, "HTML parsing stopped");
@@ -673,6 +682,96 @@ mod tests {
         assert_eq!(decode_entities("&#47;p&#x2F;q"), "/p/q");
         assert_eq!(decode_entities("a&b=c&unknown;&"), "a&b=c&unknown;&");
         assert_eq!(decode_entities("&#xZZ;"), "&#xZZ;");
+    }
+
+    fn urls(html: &str, doc: &str) -> Vec<(String, RefKind)> {
+        let doc: Url = doc.parse().expect("doc url");
+        extract_media(html.as_bytes(), &doc, &ExtractOptions::default())
+            .items
+            .into_iter()
+            .map(|m| (m.url.to_string(), m.kind))
+            .collect()
+    }
+
+    #[test]
+    fn base_href_rules() {
+        // The first base[href] wins, relative to the document, and applies to earlier elements too.
+        let got = urls(
+            r#"<img src="a.jpg"><base href="/x/"><base href="/y/"><img src="b.jpg">"#,
+            "http://site.test/dir/page.html",
+        );
+        assert_eq!(
+            got,
+            vec![
+                ("http://site.test/x/a.jpg".to_owned(), RefKind::Img),
+                ("http://site.test/x/b.jpg".to_owned(), RefKind::Img),
+            ]
+        );
+        // A base that is not http(s) is ignored.
+        let got = urls(
+            r#"<base href="javascript:alert(1)"><img src="a.jpg">"#,
+            "https://site.test/dir/",
+        );
+        assert_eq!(got[0].0, "https://site.test/dir/a.jpg");
+    }
+
+    #[test]
+    fn messy_markup() {
+        let got = urls(
+            "<IMG SRC=/up.JPG><img src='//cdn.test/p.png?a=1&amp;b=2'>\
+             <img src=\"  spaced.gif \n\"><img src=\"mailto:x@y\"><img src=\"about:blank\">\
+             <img src=\"http://[::1\"><img src=\"up.JPG\"><img src=\"/up.JPG#again\">",
+            "https://site.test/",
+        );
+        assert_eq!(
+            got,
+            vec![
+                ("https://site.test/up.JPG".to_owned(), RefKind::Img),
+                ("https://cdn.test/p.png?a=1&b=2".to_owned(), RefKind::Img),
+                ("https://site.test/spaced.gif".to_owned(), RefKind::Img),
+            ]
+        );
+    }
+
+    #[test]
+    fn memory_cap_truncates_but_keeps_what_was_found() {
+        // One enormous start tag after a normal image: the parser must buffer it whole.
+        let mut html = String::from(r#"<img src="first.jpg"><img alt=""#);
+        html.push_str(&"x".repeat(4 * 1024 * 1024));
+        html.push_str(r#"" src="never.jpg"><img src="after.jpg">"#);
+        let doc: Url = "http://site.test/".parse().expect("url");
+        let got = extract_media(
+            html.as_bytes(),
+            &doc,
+            &ExtractOptions {
+                max_parser_memory: 256 * 1024,
+                ..ExtractOptions::default()
+            },
+        );
+        assert!(got.truncated);
+        assert_eq!(got.items.len(), 1);
+        assert_eq!(got.items[0].url.as_str(), "http://site.test/first.jpg");
+        // With the default cap the same page parses fully.
+        let full = extract_media(html.as_bytes(), &doc, &ExtractOptions::default());
+        assert!(!full.truncated);
+        assert_eq!(full.items.len(), 3);
+    }
+
+    #[test]
+    fn raw_candidate_cap_bounds_memory_on_hostile_pages() {
+        let html = "<img src=\"same.jpg\">".repeat(10_000);
+        let doc: Url = "http://site.test/".parse().expect("url");
+        let got = extract_media(
+            html.as_bytes(),
+            &doc,
+            &ExtractOptions {
+                max_items: 10,
+                ..ExtractOptions::default()
+            },
+        );
+        // 10 000 references to one URL: one item, flagged as truncated (we stopped looking).
+        assert_eq!(got.items.len(), 1);
+        assert!(got.truncated);
     }
 
     #[test]

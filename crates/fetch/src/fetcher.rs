@@ -62,8 +62,8 @@ pub struct Redirect {
 }
 
 /// A completed fetch. Non-2xx statuses are results, not errors: a 404 is what a re-check wants
-/// to see.
-#[derive(Debug, Clone)]
+/// to see. Its `Debug` output shows the body's length, never its bytes.
+#[derive(Clone)]
 pub struct Fetched {
     /// The URL the body came from, after redirects.
     pub final_url: Url,
@@ -85,6 +85,23 @@ pub struct Fetched {
     pub fetched_at: SystemTime,
     /// How long it took, redirects and body included.
     pub elapsed: Duration,
+}
+
+impl std::fmt::Debug for Fetched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetched")
+            .field("final_url", &self.final_url.as_str())
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body_len", &self.body.len())
+            .field("sniffed_type", &self.sniffed_type)
+            .field("declared_type", &self.declared_type)
+            .field("remote_addr", &self.remote_addr)
+            .field("redirects", &self.redirects)
+            .field("fetched_at", &self.fetched_at)
+            .field("elapsed", &self.elapsed)
+            .finish()
+    }
 }
 
 impl Fetched {

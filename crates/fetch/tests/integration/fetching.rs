@@ -13,7 +13,8 @@ use fetch::{
 };
 
 use crate::support::{
-    BOMB_DECODED, TestServer, fetcher, gallery_expected, image_bytes, loopback_policy,
+    BOMB_DECODED, TestServer, fetcher, gallery_expected, gzip_bomb_len, image_bytes,
+    loopback_policy,
 };
 
 const MIB: u64 = 1024 * 1024;
@@ -223,6 +224,11 @@ async fn huge_bodies_stop_at_the_cap() {
 async fn gzip_bomb_is_counted_on_decoded_bytes() {
     let server = TestServer::start("127.0.0.1").await;
     let f = fetcher(loopback_policy("127.0.0.1").max_body_bytes(MIB));
+    for path in ["/bomb", "/bomb-br"] {
+        let err = f.fetch(&server.url(path)).await.expect_err("bomb");
+        assert!(matches!(err, FetchError::TooLarge { .. }), "{path}: {err}");
+    }
+    // Timed once the server has its bombs ready.
     let started = Instant::now();
     let err = f.fetch(&server.url("/bomb")).await.expect_err("bomb");
     assert!(matches!(err, FetchError::TooLarge { .. }), "{err}");
@@ -238,7 +244,9 @@ async fn gzip_bomb_is_counted_on_decoded_bytes() {
     assert!(full.body.iter().all(|&b| b == 0));
     assert_eq!(full.header("content-encoding"), None, "decoded for us");
     eprintln!(
-        "gzip bomb: stopped at 1 MiB cap after {stopped_after:?}; fully decoded 64 MiB in {:?}",
+        "gzip bomb ({} bytes on the wire): stopped at 1 MiB cap after {stopped_after:?}; \
+         fully decoded 64 MiB in {:?}",
+        gzip_bomb_len(),
         full.elapsed
     );
 }

@@ -55,6 +55,27 @@ fn gzip_bomb() -> &'static [u8] {
     })
 }
 
+/// The same 64 MiB of zeros, brotli-compressed (a few KiB), made once.
+fn brotli_bomb() -> &'static [u8] {
+    static BOMB: OnceLock<Vec<u8>> = OnceLock::new();
+    BOMB.get_or_init(|| {
+        let mut out = Vec::new();
+        {
+            let mut enc = brotli::CompressorWriter::new(&mut out, 64 * 1024, 5, 22);
+            let zeros = vec![0u8; 1024 * 1024];
+            for _ in 0..BOMB_DECODED / zeros.len() {
+                enc.write_all(&zeros).expect("compress");
+            }
+        }
+        out
+    })
+}
+
+/// Size of the gzip bomb on the wire.
+pub fn gzip_bomb_len() -> usize {
+    gzip_bomb().len()
+}
+
 /// A page with every kind of media reference the extractor knows.
 pub const GALLERY: &str = r#"<!DOCTYPE html>
 <html><head>
@@ -180,6 +201,13 @@ async fn bomb() -> Response {
     (headers, gzip_bomb().to_vec()).into_response()
 }
 
+async fn bomb_br() -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("br"));
+    (headers, brotli_bomb().to_vec()).into_response()
+}
+
 async fn slow() -> Response {
     tokio::time::sleep(Duration::from_secs(10)).await;
     html("too late")
@@ -246,6 +274,7 @@ fn router() -> Router {
             get(|| async { streamed(8 * 1024 * 1024, true) }),
         )
         .route("/bomb", get(bomb))
+        .route("/bomb-br", get(bomb_br))
         .route("/slow", get(slow))
         .route("/drip", get(drip))
         .route(
