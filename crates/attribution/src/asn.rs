@@ -12,7 +12,9 @@ use crate::prefix::Prefix;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AsnHit {
     /// The network the address is in: the largest CIDR block around the address inside the
-    /// table's (most specific) range.
+    /// most specific range that contains it. Where ranges nest, an address in the outer range
+    /// but outside the inner one gets the outer block (as BGP's longest match routes it), e.g.
+    /// `198.51.100.200` → `198.51.100.0/24` even when `198.51.100.128/26` is announced apart.
     pub prefix: Prefix,
     /// The autonomous system number announcing it.
     pub asn: u32,

@@ -61,10 +61,7 @@ impl Party {
         Self {
             organisation: n.organisation.clone().or_else(|| n.name.clone()),
             abuse_email: n.abuse.as_ref().and_then(|a| a.email()).map(str::to_owned),
-            country: n
-                .country
-                .clone()
-                .or_else(|| n.organisation_country.clone()),
+            country: n.country.clone().or_else(|| n.organisation_country.clone()),
             source: Source::Rdap,
             handle: n.handle.clone(),
         }
@@ -223,6 +220,18 @@ impl Attribution {
     }
 }
 
+/// The first party with an e-mail address, else the first with a name, else the first: the
+/// addresses are in preference order (IPv4 first), so ties keep that order.
+fn best(parties: impl Iterator<Item = Party>) -> Option<Party> {
+    let all: Vec<Party> = parties.collect();
+    let pos = all
+        .iter()
+        .position(Party::is_usable)
+        .or_else(|| all.iter().position(|p| p.organisation.is_some()))
+        .unwrap_or(0);
+    all.into_iter().nth(pos)
+}
+
 /// A URL that cannot be attributed at all.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -377,7 +386,10 @@ impl Attributor {
         };
         let rule_hoster = rule.and_then(|r| r.hoster.as_ref());
         let rule_registrar = rule.and_then(|r| r.registrar.as_ref());
-        let want_cdn_rdap = behind_cdn && rule.and_then(|r| r.proxy.as_ref()?.proxy.as_ref()).is_none();
+        let want_cdn_rdap = behind_cdn
+            && rule
+                .and_then(|r| r.proxy.as_ref()?.proxy.as_ref())
+                .is_none();
         let ip_lookups = self.rdap_ips(&mut ips, hosting_role, want_cdn_rdap, &mut problems);
         let domain_lookup = async {
             match (&self.rdap, &names.registry_domain, rule_registrar) {
@@ -392,11 +404,12 @@ impl Attributor {
             Some(Party::from_rule(c))
         } else {
             let candidates = ips.iter().filter(|i| i.role == hosting_role);
-            let from_rdap = candidates
-                .clone()
-                .filter_map(|i| i.network.as_ref())
-                .map(Party::from_network)
-                .max_by_key(|p| (p.is_usable(), p.organisation.is_some()));
+            let from_rdap = best(
+                candidates
+                    .clone()
+                    .filter_map(|i| i.network.as_ref())
+                    .map(Party::from_network),
+            );
             from_rdap.or_else(|| {
                 candidates
                     .filter(|i| i.asn.is_some())
@@ -416,12 +429,12 @@ impl Attributor {
             if let Some(c) = proxy_rule.and_then(|p| p.proxy.as_ref()) {
                 Some(Party::from_rule(c))
             } else {
-                let from_rdap = ips
-                    .iter()
-                    .filter(|i| i.role == IpRole::Resolved)
-                    .filter_map(|i| i.network.as_ref())
-                    .map(Party::from_network)
-                    .max_by_key(Party::is_usable);
+                let from_rdap = best(
+                    ips.iter()
+                        .filter(|i| i.role == IpRole::Resolved)
+                        .filter_map(|i| i.network.as_ref())
+                        .map(Party::from_network),
+                );
                 match (from_rdap, cdn_name) {
                     (Some(mut p), name) => {
                         if p.organisation.is_none() {
@@ -523,7 +536,9 @@ impl Attributor {
             cdn,
             registrar,
             domain: domain_facts,
-            site_owner: rule.and_then(|r| r.site_owner.as_ref()).map(Party::from_rule),
+            site_owner: rule
+                .and_then(|r| r.site_owner.as_ref())
+                .map(Party::from_rule),
             do_not_scrape: rule.and_then(|r| r.do_not_scrape).unwrap_or(false),
             rules_applied: applied.map(|a| a.matched).unwrap_or_default(),
             needs_contact: needs,

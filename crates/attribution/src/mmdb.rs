@@ -63,8 +63,7 @@ impl MmdbAsn {
 
     /// Uses a database already in memory.
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, AsnError> {
-        let reader =
-            maxminddb::Reader::from_source(bytes).map_err(|e| AsnError(e.to_string()))?;
+        let reader = maxminddb::Reader::from_source(bytes).map_err(|e| AsnError(e.to_string()))?;
         Ok(Self {
             reader,
             announced: OnceLock::new(),
@@ -125,7 +124,10 @@ impl MmdbAsn {
 impl AsnLookup for MmdbAsn {
     fn lookup_asn(&self, ip: IpAddr) -> Result<Option<AsnHit>, AsnError> {
         let ip = ip.to_canonical();
-        let result = self.reader.lookup(ip).map_err(|e| AsnError(e.to_string()))?;
+        let result = self
+            .reader
+            .lookup(ip)
+            .map_err(|e| AsnError(e.to_string()))?;
         if !result.has_data() {
             return Ok(None);
         }

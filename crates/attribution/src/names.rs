@@ -97,15 +97,31 @@ mod tests {
     #[test]
     fn registrable_and_registry_domains() {
         let table = [
-            ("www.example.co.uk", Some("example.co.uk"), Some("example.co.uk")),
+            (
+                "www.example.co.uk",
+                Some("example.co.uk"),
+                Some("example.co.uk"),
+            ),
             ("a.b.shop.com.br", Some("shop.com.br"), Some("shop.com.br")),
-            ("example.com.au", Some("example.com.au"), Some("example.com.au")),
+            (
+                "example.com.au",
+                Some("example.com.au"),
+                Some("example.com.au"),
+            ),
             ("img.Example.COM.", Some("example.com"), Some("example.com")),
-            ("foo.blogspot.com", Some("foo.blogspot.com"), Some("blogspot.com")),
+            (
+                "foo.blogspot.com",
+                Some("foo.blogspot.com"),
+                Some("blogspot.com"),
+            ),
             ("co.uk", None, None),
             ("com.br", None, None),
             ("uk", None, None),
-            ("host.unknowntld", Some("host.unknowntld"), Some("host.unknowntld")),
+            (
+                "host.unknowntld",
+                Some("host.unknowntld"),
+                Some("host.unknowntld"),
+            ),
         ];
         for (host, reg, registry) in table {
             let n = HostNames::new(host);

@@ -51,7 +51,7 @@ impl Prefix {
     }
 
     /// The prefix length in bits.
-    pub fn len(&self) -> u8 {
+    pub fn prefix_len(&self) -> u8 {
         self.len
     }
 
@@ -154,7 +154,11 @@ impl<'de> Deserialize<'de> for Prefix {
 }
 
 pub(crate) fn mask32(len: u8) -> u32 {
-    if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len)) }
+    if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(len))
+    }
 }
 
 pub(crate) fn mask128(len: u8) -> u128 {
@@ -246,7 +250,10 @@ mod tests {
         assert!("192.0.2.0/33".parse::<Prefix>().is_err());
         let v6: Prefix = "2001:db8::/32".parse().expect("v6");
         assert_eq!(v6.range().1, ip("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"));
-        assert_eq!("198.51.100.7".parse::<Prefix>().expect("host").len(), 32);
+        assert_eq!(
+            "198.51.100.7".parse::<Prefix>().expect("host").prefix_len(),
+            32
+        );
         let json = serde_json::to_string(&v6).expect("ser");
         assert_eq!(json, "\"2001:db8::/32\"");
     }
@@ -259,7 +266,8 @@ mod tests {
         // An unaligned range: 10.0.1.0 - 10.0.2.255 is a /24 + /24, not one block.
         let p = Prefix::largest_within(ip("10.0.2.3"), ip("10.0.1.0"), ip("10.0.2.255"));
         assert_eq!(p.expect("inside").to_string(), "10.0.2.0/24");
-        let p = Prefix::largest_within(ip("2001:db8:1::5"), ip("2001:db8::"), ip("2001:db8:ffff::"));
+        let p =
+            Prefix::largest_within(ip("2001:db8:1::5"), ip("2001:db8::"), ip("2001:db8:ffff::"));
         assert_eq!(p.expect("inside").to_string(), "2001:db8::/33");
         assert!(Prefix::largest_within(ip("10.0.3.0"), ip("10.0.1.0"), ip("10.0.2.255")).is_none());
         let all = Prefix::largest_within(ip("8.8.8.8"), ip("0.0.0.0"), ip("255.255.255.255"));

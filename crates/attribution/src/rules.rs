@@ -262,7 +262,10 @@ mod tests {
         });
         let set = RuleSet::new().with(r);
         let json = serde_json::to_string(&set).expect("ser");
-        assert!(json.contains(r#""scope":{"kind":"domain","name":"example.com"}"#), "{json}");
+        assert!(
+            json.contains(r#""scope":{"kind":"domain","name":"example.com"}"#),
+            "{json}"
+        );
         let back: RuleSet = serde_json::from_str(&json).expect("de");
         assert_eq!(back, set);
     }

@@ -363,11 +363,19 @@ impl PrefixTable {
         match ip.to_canonical() {
             IpAddr::V4(a) => {
                 let r = self.v4.lookup(u32::from(a))?;
-                Some((r.start.to_ip(), r.end.to_ip(), self.records.get(r.value as usize)?))
+                Some((
+                    r.start.to_ip(),
+                    r.end.to_ip(),
+                    self.records.get(r.value as usize)?,
+                ))
             }
             IpAddr::V6(a) => {
                 let r = self.v6.lookup(u128::from(a))?;
-                Some((r.start.to_ip(), r.end.to_ip(), self.records.get(r.value as usize)?))
+                Some((
+                    r.start.to_ip(),
+                    r.end.to_ip(),
+                    self.records.get(r.value as usize)?,
+                ))
             }
         }
     }
@@ -501,7 +509,11 @@ impl PrefixTable {
         if r.pos != body.len() {
             return Err(bad("trailing bytes"));
         }
-        Ok(Self::from_parts(records, Family::build(v4), Family::build(v6)))
+        Ok(Self::from_parts(
+            records,
+            Family::build(v4),
+            Family::build(v6),
+        ))
     }
 
     /// Writes the compact form to a file (via a temporary file and rename, so a reader never
@@ -705,7 +717,9 @@ fn parse_cidr_line(line: &str) -> Result<(IpAddr, IpAddr, String), String> {
     let (cidr, name) = line
         .split_once(char::is_whitespace)
         .ok_or_else(|| "expected `CIDR name`".to_owned())?;
-    let prefix: Prefix = cidr.parse().map_err(|e: crate::prefix::InvalidPrefix| e.to_string())?;
+    let prefix: Prefix = cidr
+        .parse()
+        .map_err(|e: crate::prefix::InvalidPrefix| e.to_string())?;
     let (s, e) = prefix.range();
     Ok((s, e, name.trim().to_owned()))
 }
@@ -726,7 +740,11 @@ mod tests {
         assert_eq!((s, e), (ip("1.0.0.0"), ip("1.0.0.255")));
         assert_eq!(rec.asn, 13335);
         assert_eq!(rec.country.as_deref(), Some("US"));
-        assert!(parse_tsv_line("1.0.0.0\t1.0.0.255\t0\tNone\tNot routed").expect("ok").is_none());
+        assert!(
+            parse_tsv_line("1.0.0.0\t1.0.0.255\t0\tNone\tNot routed")
+                .expect("ok")
+                .is_none()
+        );
         let none = parse_tsv_line("2001:db8::\t2001:db8::ffff\t64500\tNone\tX").expect("ok");
         assert_eq!(none.expect("routed").2.country, None);
         assert!(parse_tsv_line("1.0.0.0\t::1\t1\tUS\tX").is_err());

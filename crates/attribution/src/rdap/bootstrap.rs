@@ -166,7 +166,7 @@ impl Bootstrap {
         self.ip
             .iter()
             .filter(|(p, _)| p.contains(ip))
-            .max_by_key(|(p, _)| p.len())
+            .max_by_key(|(p, _)| p.prefix_len())
             .map(|(_, u)| u.as_slice())
     }
 
@@ -217,12 +217,17 @@ mod tests {
         let ip: IpAddr = "192.0.2.9".parse().expect("ip");
         let s = b.ip_servers(ip).expect("servers");
         assert_eq!(pick(s).map(Url::as_str), Some("https://narrow.example/"));
-        let wide = b.ip_servers("192.1.1.1".parse().expect("ip")).expect("wide");
+        let wide = b
+            .ip_servers("192.1.1.1".parse().expect("ip"))
+            .expect("wide");
         assert_eq!(wide[0].as_str(), "http://wide.example/rdap/", "slash added");
         assert!(b.ip_servers("10.0.0.1".parse().expect("ip")).is_none());
         let d = b.domain_servers("example.co.uk").expect("dns");
         assert_eq!(d[0].as_str(), "https://couk.example/");
-        assert_eq!(b.domain_servers("example.uk").expect("dns")[0].as_str(), "https://uk.example/");
+        assert_eq!(
+            b.domain_servers("example.uk").expect("dns")[0].as_str(),
+            "https://uk.example/"
+        );
         assert!(b.domain_servers("example.nl").is_none());
     }
 
@@ -232,8 +237,11 @@ mod tests {
         assert!(b.add_json(Registry::Ipv4, b"{}").is_err());
         assert!(b.add_json(Registry::Ipv4, b"not json").is_err());
         assert!(
-            b.add_json(Registry::Ipv6, br#"{"services":[[["zz"], ["https://x/"]]]}"#)
-                .is_err()
+            b.add_json(
+                Registry::Ipv6,
+                br#"{"services":[[["zz"], ["https://x/"]]]}"#
+            )
+            .is_err()
         );
     }
 }

@@ -391,12 +391,7 @@ impl RdapClient {
         let registrant = find_role(&top_level, "registrant", |e| e.name().is_some())
             .map(RdapContact::from_entity);
         let events = events_of(v);
-        let event = |name: &str| {
-            events
-                .iter()
-                .find(|(a, _)| a == name)
-                .map(|(_, d)| *d)
-        };
+        let event = |name: &str| events.iter().find(|(a, _)| a == name).map(|(_, d)| *d);
         let nameservers = v
             .get("nameservers")
             .and_then(Value::as_array)

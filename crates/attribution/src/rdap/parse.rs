@@ -204,7 +204,9 @@ pub(crate) fn events_of(obj: &Value) -> Vec<(String, DateTime<Utc>)> {
                 .filter_map(|e| {
                     let action = str_field(e, "eventAction")?.to_ascii_lowercase();
                     let date = str_field(e, "eventDate")?;
-                    let date = DateTime::parse_from_rfc3339(&date).ok()?.with_timezone(&Utc);
+                    let date = DateTime::parse_from_rfc3339(&date)
+                        .ok()?
+                        .with_timezone(&Utc);
                     Some((action, date))
                 })
                 .collect()
