@@ -22,12 +22,20 @@ struct Cli {
 enum Command {
     /// Hash image files: PDQ (with quality) plus MD5, SHA-1 and SHA-256.
     Hash(cmd::hash::HashArgs),
+    /// Run the hash-check service (API, admin API, metrics) on a data directory.
+    Serve(cmd::serve::ServeArgs),
+    /// Manage tenants, organisations, keys and hash lists directly on a data directory.
+    Admin(cmd::admin::AdminArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Hash(args) => cmd::hash::run(args),
+        Command::Index(cmd) => cmd::index::run(cmd),
+        Command::Match(args) => cmd::matching::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Admin(args) => cmd::admin::run(args),
     };
     match result {
         Ok(code) => code,

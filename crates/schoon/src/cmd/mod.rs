@@ -1,3 +1,7 @@
 //! One module per sub-command.
 
+pub mod admin;
 pub mod hash;
+pub mod index;
+pub mod matching;
+pub mod serve;

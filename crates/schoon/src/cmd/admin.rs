@@ -1,0 +1,409 @@
+//! `schoon admin`: manage tenants, organisations, API keys, hash lists and the audit log
+//! directly on a data directory's database (the server need not run; a running server picks
+//! the changes up within its poll interval). Every change is audited as `cli:<user>`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use schoon_core::policy::{DEFAULT_HIT_DEADLINE_HOURS, DEFAULT_MIN_QUALITY, DEFAULT_PDQ_RADIUS};
+use schoon_core::{Category, ListKind, SignalType, SignalValue};
+use server::listfile::ParseOptions;
+use store::{Actor, ListUpdate, NewList, NewTenant, RevokeSelector, SqliteStore, Store};
+
+/// Arguments of `schoon admin`.
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// Data directory of the service; default `./schoon-data`.
+    #[arg(long, global = true)]
+    pub data: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+/// What to manage.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Tenants (hotlines / national instances).
+    #[command(subcommand)]
+    Tenant(TenantCmd),
+    /// Organisations (providers that check).
+    #[command(subcommand)]
+    Org(OrgCmd),
+    /// Organisations' API keys.
+    #[command(subcommand)]
+    Key(KeyCmd),
+    /// Instance admin tokens.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Hash lists.
+    #[command(subcommand)]
+    List(ListCmd),
+    /// Recorded hits.
+    Hits {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: i64,
+        /// Only this organisation.
+        #[arg(long)]
+        org: Option<i64>,
+        /// At most this many, newest first.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+/// Tenant commands.
+#[derive(Debug, Subcommand)]
+pub enum TenantCmd {
+    /// Create a tenant.
+    Create {
+        /// Unique short name.
+        name: String,
+        /// ISO country code.
+        #[arg(long)]
+        country: Option<String>,
+        /// Hours a provider has to act on a hit.
+        #[arg(long, default_value_t = DEFAULT_HIT_DEADLINE_HOURS)]
+        deadline_hours: i64,
+    },
+    /// List tenants.
+    List,
+}
+
+/// Organisation commands.
+#[derive(Debug, Subcommand)]
+pub enum OrgCmd {
+    /// Create an organisation.
+    Create {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: i64,
+        /// Name.
+        name: String,
+    },
+    /// List a tenant's organisations.
+    List {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: i64,
+    },
+}
+
+/// Key commands.
+#[derive(Debug, Subcommand)]
+pub enum KeyCmd {
+    /// Create a check key for an organisation (the secret is printed once).
+    Create {
+        /// Organisation id.
+        #[arg(long)]
+        org: i64,
+        /// Label.
+        #[arg(long, default_value = "api key")]
+        label: String,
+    },
+    /// List a tenant's keys.
+    List {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: i64,
+    },
+    /// Revoke a key.
+    Revoke {
+        /// Key id.
+        id: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// Admin token commands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Create an instance admin token (printed once).
+    Create {
+        /// Label.
+        #[arg(long, default_value = "admin token")]
+        label: String,
+    },
+}
+
+/// List commands.
+#[derive(Debug, Subcommand)]
+pub enum ListCmd {
+    /// Create a list.
+    Create {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: i64,
+        /// Name.
+        name: String,
+        /// `known` or `allow`.
+        #[arg(long)]
+        kind: String,
+        /// PDQ match radius.
+        #[arg(long, default_value_t = DEFAULT_PDQ_RADIUS)]
+        radius: u32,
+        /// Minimum PDQ quality.
+        #[arg(long, default_value_t = DEFAULT_MIN_QUALITY)]
+        min_quality: u32,
+    },
+    /// List a tenant's lists.
+    List {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: i64,
+    },
+    /// Change a list's radius or minimum quality.
+    Set {
+        /// List id.
+        id: i64,
+        /// PDQ match radius.
+        #[arg(long)]
+        radius: Option<u32>,
+        /// Minimum PDQ quality.
+        #[arg(long)]
+        min_quality: Option<u32>,
+    },
+    /// Import a list file (all or nothing; bad lines are reported by number).
+    Upload {
+        /// List id.
+        id: i64,
+        /// The file.
+        file: PathBuf,
+        /// Signal type of a plain one-hash-per-line file.
+        #[arg(long = "type")]
+        signal_type: Option<String>,
+        /// Category for rows without one.
+        #[arg(long)]
+        category: Option<String>,
+        /// Provenance: source.
+        #[arg(long)]
+        source: Option<String>,
+        /// Provenance: assessor.
+        #[arg(long)]
+        assessor: Option<String>,
+    },
+    /// Revoke entries by id or by `type:hex` value, with a reason.
+    Revoke {
+        /// List id.
+        id: i64,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// Entry ids.
+        #[arg(long = "entry")]
+        entries: Vec<i64>,
+        /// Values as `type:hex`.
+        #[arg(long = "value")]
+        values: Vec<String>,
+    },
+}
+
+/// Audit commands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Re-compute the hash chain.
+    Verify,
+    /// Print events as JSON lines.
+    Show {
+        /// After this id.
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+}
+
+fn print<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string(v)?);
+    Ok(())
+}
+
+fn print_all<T: serde::Serialize>(v: &[T]) -> anyhow::Result<()> {
+    for x in v {
+        print(x)?;
+    }
+    Ok(())
+}
+
+/// Runs an admin command.
+pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
+    let data = args.data.unwrap_or_else(|| PathBuf::from("schoon-data"));
+    std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async move {
+        let store = SqliteStore::open(&data.join("schoon.db"))
+            .await
+            .context("opening the database")?;
+        let code = exec(&store, args.command).await;
+        store.close().await;
+        code
+    })
+}
+
+async fn exec(store: &SqliteStore, cmd: AdminCommand) -> anyhow::Result<ExitCode> {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let actor = Actor(format!("cli:{user}"));
+    match cmd {
+        AdminCommand::Tenant(TenantCmd::Create {
+            name,
+            country,
+            deadline_hours,
+        }) => print(
+            &store
+                .create_tenant(
+                    &actor,
+                    NewTenant {
+                        name,
+                        country,
+                        hit_deadline_hours: deadline_hours,
+                    },
+                )
+                .await?,
+        )?,
+        AdminCommand::Tenant(TenantCmd::List) => print_all(&store.tenants().await?)?,
+        AdminCommand::Org(OrgCmd::Create { tenant, name }) => {
+            print(&store.create_org(&actor, tenant, &name).await?)?
+        }
+        AdminCommand::Org(OrgCmd::List { tenant }) => print_all(&store.orgs(tenant).await?)?,
+        AdminCommand::Key(KeyCmd::Create { org, label }) => {
+            print(&server::ops::create_check_key(store, &actor, org, &label).await?)?
+        }
+        AdminCommand::Key(KeyCmd::List { tenant }) => {
+            print_all(&store.api_keys(Some(tenant)).await?)?
+        }
+        AdminCommand::Key(KeyCmd::Revoke { id, reason }) => {
+            print(&store.revoke_api_key(&actor, &id, &reason).await?)?
+        }
+        AdminCommand::Token(TokenCmd::Create { label }) => {
+            print(&server::ops::create_admin_token(store, &actor, &label).await?)?
+        }
+        AdminCommand::List(ListCmd::Create {
+            tenant,
+            name,
+            kind,
+            radius,
+            min_quality,
+        }) => {
+            let kind: ListKind = kind.parse()?;
+            print(
+                &store
+                    .create_list(
+                        &actor,
+                        NewList {
+                            tenant_id: tenant,
+                            name,
+                            kind,
+                            pdq_radius: radius,
+                            min_quality,
+                        },
+                    )
+                    .await?,
+            )?
+        }
+        AdminCommand::List(ListCmd::List { tenant }) => print_all(&store.lists(tenant).await?)?,
+        AdminCommand::List(ListCmd::Set {
+            id,
+            radius,
+            min_quality,
+        }) => print(
+            &store
+                .update_list(
+                    &actor,
+                    id,
+                    ListUpdate {
+                        pdq_radius: radius,
+                        min_quality,
+                    },
+                )
+                .await?,
+        )?,
+        AdminCommand::List(ListCmd::Upload {
+            id,
+            file,
+            signal_type,
+            category,
+            source,
+            assessor,
+        }) => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let opts = ParseOptions {
+                signal_type: signal_type
+                    .as_deref()
+                    .map(str::parse::<SignalType>)
+                    .transpose()?,
+                category: category
+                    .as_deref()
+                    .map(str::parse::<Category>)
+                    .transpose()?,
+                source,
+                assessor,
+            };
+            let label = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            match server::ops::import_list_file(store, &actor, id, &bytes, &opts, &label).await {
+                Ok(report) => print(&report)?,
+                Err(problem) => {
+                    eprintln!("schoon: {}", problem.detail);
+                    for e in &problem.errors {
+                        match e.line {
+                            Some(l) => eprintln!("{}:{l}: {}", file.display(), e.detail),
+                            None => eprintln!("{}: {}", file.display(), e.detail),
+                        }
+                    }
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
+        AdminCommand::List(ListCmd::Revoke {
+            id,
+            reason,
+            entries,
+            values,
+        }) => {
+            let which = match (entries.is_empty(), values.is_empty()) {
+                (false, true) => RevokeSelector::Ids(entries),
+                (true, false) => {
+                    let mut v = Vec::new();
+                    for s in values {
+                        let Some((t, h)) = s.split_once(':') else {
+                            bail!("--value must be type:hex, got {s:?}");
+                        };
+                        v.push(SignalValue::parse(t.parse()?, h)?);
+                    }
+                    RevokeSelector::Values(v)
+                }
+                _ => bail!("give either --entry or --value"),
+            };
+            let revoked = store.revoke_entries(&actor, id, which, &reason).await?;
+            print(&serde_json::json!({"revoked": revoked}))?;
+        }
+        AdminCommand::Hits { tenant, org, limit } => {
+            print_all(&store.hits(tenant, org, limit).await?)?
+        }
+        AdminCommand::Audit(AuditCmd::Verify) => match store.verify_audit_chain().await {
+            Ok(n) => println!("audit chain intact: {n} events"),
+            Err(e) => {
+                eprintln!("schoon: audit chain broken: {e}");
+                return Ok(ExitCode::from(1));
+            }
+        },
+        AdminCommand::Audit(AuditCmd::Show { after, limit }) => {
+            print_all(&store.audit_events(after, limit).await?)?
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

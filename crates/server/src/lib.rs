@@ -1,0 +1,21 @@
+//! The schoon HTTP service: the hash-check API, Arachnid Shield compatible endpoints, the admin
+//! API, health, metrics and OpenAPI.
+//!
+//! Handlers depend only on `Arc<dyn store::Store>`; matching runs against in-memory per-tenant
+//! matchers ([`matcher`]) that follow list changes without blocking checks.
+
+pub mod admin;
+pub mod app;
+pub mod auth;
+pub mod check;
+pub mod config;
+pub mod listfile;
+pub mod matcher;
+pub mod metrics;
+pub mod openapi;
+pub mod ops;
+pub mod problem;
+pub mod shield;
+
+pub use app::{AppState, Bootstrap, bootstrap, init_logging, router, run};
+pub use config::Config;
