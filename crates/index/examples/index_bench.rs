@@ -20,7 +20,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
 }
 
 fn random_hash(rng: &mut StdRng) -> Hash256 {
@@ -62,16 +65,24 @@ fn read_hashes(path: &Path) -> std::io::Result<Vec<Hash256>> {
 }
 
 fn generate(args: &[String]) -> std::io::Result<()> {
-    let n: usize = arg(args, "--n").and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-    let q: usize = arg(args, "--queries").and_then(|v| v.parse().ok()).unwrap_or(10_000);
-    let seed: u64 = arg(args, "--seed").and_then(|v| v.parse().ok()).unwrap_or(42);
+    let n: usize = arg(args, "--n")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let q: usize = arg(args, "--queries")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let seed: u64 = arg(args, "--seed")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(42);
     let kind = arg(args, "--kind").unwrap_or_else(|| "uniform".into());
     let dir = PathBuf::from(arg(args, "--dir").unwrap_or_else(|| ".".into()));
     std::fs::create_dir_all(&dir)?;
     let mut rng = StdRng::seed_from_u64(seed);
     let db: Vec<Hash256> = if kind == "clustered" {
         // n/100 centres x 100 members, each member 0..=20 bits from its centre.
-        let centres: Vec<Hash256> = (0..n.div_ceil(100)).map(|_| random_hash(&mut rng)).collect();
+        let centres: Vec<Hash256> = (0..n.div_ceil(100))
+            .map(|_| random_hash(&mut rng))
+            .collect();
         (0..n)
             .map(|i| {
                 let d = rng.random_range(0..=20usize);
@@ -94,7 +105,12 @@ fn generate(args: &[String]) -> std::io::Result<()> {
         .collect();
     write_hashes(&dir.join("db.bin"), &db)?;
     write_hashes(&dir.join("queries.bin"), &queries)?;
-    eprintln!("wrote {} entries and {} queries ({kind}) to {}", n, q, dir.display());
+    eprintln!(
+        "wrote {} entries and {} queries ({kind}) to {}",
+        n,
+        q,
+        dir.display()
+    );
     Ok(())
 }
 
@@ -111,8 +127,12 @@ fn rss_kib() -> u64 {
 
 fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(arg(args, "--dir").unwrap_or_else(|| ".".into()));
-    let radius: u32 = arg(args, "--radius").and_then(|v| v.parse().ok()).unwrap_or(31);
-    let repeat: usize = arg(args, "--repeat").and_then(|v| v.parse().ok()).unwrap_or(3);
+    let radius: u32 = arg(args, "--radius")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(31);
+    let repeat: usize = arg(args, "--repeat")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
     let db = read_hashes(&dir.join("db.bin"))?;
     let queries = read_hashes(&dir.join("queries.bin"))?;
     let n = db.len();
@@ -202,14 +222,20 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     println!("schoon.radius={radius}");
     println!("schoon.build_s={build_s:.3}");
     println!("schoon.bytes_per_hash={:.1}", mem as f64 / n as f64);
-    println!("schoon.rss_delta_bytes_per_hash={:.1}", (rss1.saturating_sub(rss0) * 1024) as f64 / n as f64);
+    println!(
+        "schoon.rss_delta_bytes_per_hash={:.1}",
+        (rss1.saturating_sub(rss0) * 1024) as f64 / n as f64
+    );
     println!("schoon.qps={qps:.0}");
     println!("schoon.us_per_query={:.2}", 1e6 / qps);
     println!("schoon.matches={total_matches}");
     println!("schoon.dihedral_batches_per_s={dih_bps:.0}");
     println!("schoon.snapshot_save_s={save_s:.3}");
     println!("schoon.snapshot_load_s={load_s:.3}");
-    println!("schoon.snapshot_bytes_per_hash={:.1}", snap_bytes as f64 / n as f64);
+    println!(
+        "schoon.snapshot_bytes_per_hash={:.1}",
+        snap_bytes as f64 / n as f64
+    );
     Ok(())
 }
 

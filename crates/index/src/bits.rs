@@ -117,7 +117,10 @@ mod tests {
             }
             assert_eq!(select_from(&words, start, after.len()), None);
             for len in [0usize, 1, 60, 61, 62, 100] {
-                let naive = ones.iter().filter(|&&o| o >= start && o < start + len).count();
+                let naive = ones
+                    .iter()
+                    .filter(|&&o| o >= start && o < start + len)
+                    .count();
                 assert_eq!(count_range(&words, start, len), Some(naive));
             }
         }

@@ -131,7 +131,12 @@ impl<const N: usize> DigestSet<N> {
             }
         }
         let a = self.delta.partition_point(|e| &e.0 < digest);
-        out.extend(self.delta[a..].iter().take_while(|e| &e.0 == digest).map(|e| e.1));
+        out.extend(
+            self.delta[a..]
+                .iter()
+                .take_while(|e| &e.0 == digest)
+                .map(|e| e.1),
+        );
         out[start..].sort_unstable();
     }
 
@@ -264,7 +269,10 @@ impl<const N: usize> DigestSet<N> {
         }
     }
 
-    pub(crate) fn write_blocks<W: std::io::Write>(&self, w: &mut SnapWriter<W>) -> std::io::Result<()> {
+    pub(crate) fn write_blocks<W: std::io::Write>(
+        &self,
+        w: &mut SnapWriter<W>,
+    ) -> std::io::Result<()> {
         let mut c = self.clone();
         c.compact();
         w.block(*b"DMET", &[N as u64, c.keys.len() as u64])?;
@@ -272,7 +280,9 @@ impl<const N: usize> DigestSet<N> {
         w.block(*b"DIDS", &c.ids)
     }
 
-    pub(crate) fn read_blocks<R: std::io::Read>(r: &mut SnapReader<R>) -> Result<Self, SnapshotError> {
+    pub(crate) fn read_blocks<R: std::io::Read>(
+        r: &mut SnapReader<R>,
+    ) -> Result<Self, SnapshotError> {
         let meta: Vec<u64> = r.block(*b"DMET")?;
         if meta.len() != 2 || meta[0] != N as u64 {
             return Err(SnapshotError::Corrupt("digest set metadata".into()));
@@ -282,7 +292,11 @@ impl<const N: usize> DigestSet<N> {
         if keys.len() as u64 != meta[1] || ids.len() != keys.len() {
             return Err(SnapshotError::Corrupt("digest set sizes".into()));
         }
-        if keys.windows(2).zip(ids.windows(2)).any(|(k, i)| (k[0], i[0]) >= (k[1], i[1])) {
+        if keys
+            .windows(2)
+            .zip(ids.windows(2))
+            .any(|(k, i)| (k[0], i[0]) >= (k[1], i[1]))
+        {
             return Err(SnapshotError::Corrupt("digest set is not sorted".into()));
         }
         let mut s = Self::new();

@@ -4,7 +4,9 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IndexError {
     /// PDQ entry ids must grow with every insert (that keeps the id map a few bytes).
-    #[error("entry id {id} is not greater than the last id {last}; PDQ ids must be added in increasing order")]
+    #[error(
+        "entry id {id} is not greater than the last id {last}; PDQ ids must be added in increasing order"
+    )]
     IdOrder {
         /// The id that was offered.
         id: u32,

@@ -219,7 +219,9 @@ impl IndexBuilder {
     pub fn finish(self) -> Result<Index, IndexError> {
         let pdq = PdqIndex::build(self.pdq)?;
         Ok(Index {
-            built_at: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            built_at: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
             lists: self.lists,
             strings: self.strings,
             e_list: self.e_list,
@@ -266,7 +268,9 @@ impl Index {
     /// An empty index.
     pub fn new() -> Self {
         // An empty builder cannot fail.
-        IndexBuilder::new().finish().unwrap_or_else(|_| unreachable!("empty build"))
+        IndexBuilder::new()
+            .finish()
+            .unwrap_or_else(|_| unreachable!("empty build"))
     }
 
     /// Builds an index from `(list name, entry)` pairs. PhotoDNA entries are counted per
@@ -360,7 +364,14 @@ impl Index {
 
     /// PDQ entries within `radius` of `hash`, closest first.
     pub fn match_pdq(&self, hash: &Hash256, radius: u32) -> Vec<PdqHit> {
-        self.pdq.query(hash, radius).into_iter().map(|m| PdqHit { entry: m.id, distance: m.distance }).collect()
+        self.pdq
+            .query(hash, radius)
+            .into_iter()
+            .map(|m| PdqHit {
+                entry: m.id,
+                distance: m.distance,
+            })
+            .collect()
     }
 
     /// PDQ entries within `radius` of any of the 8 dihedral variants, closest first.
@@ -368,7 +379,11 @@ impl Index {
         self.pdq
             .query_dihedral(variants, radius)
             .into_iter()
-            .map(|m| DihedralHit { entry: m.id, distance: m.distance, variant: m.variant })
+            .map(|m| DihedralHit {
+                entry: m.id,
+                distance: m.distance,
+                variant: m.variant,
+            })
             .collect()
     }
 
@@ -392,9 +407,24 @@ impl Index {
     pub fn compact(&mut self) {
         self.pdq.compact();
         let keep = |s: &Self, id: u32| s.live(id);
-        self.md5 = Md5Set::build(self.md5.iter().filter(|e| keep(self, e.1)).collect::<Vec<_>>());
-        self.sha1 = Sha1Set::build(self.sha1.iter().filter(|e| keep(self, e.1)).collect::<Vec<_>>());
-        self.sha256 = Sha256Set::build(self.sha256.iter().filter(|e| keep(self, e.1)).collect::<Vec<_>>());
+        self.md5 = Md5Set::build(
+            self.md5
+                .iter()
+                .filter(|e| keep(self, e.1))
+                .collect::<Vec<_>>(),
+        );
+        self.sha1 = Sha1Set::build(
+            self.sha1
+                .iter()
+                .filter(|e| keep(self, e.1))
+                .collect::<Vec<_>>(),
+        );
+        self.sha256 = Sha256Set::build(
+            self.sha256
+                .iter()
+                .filter(|e| keep(self, e.1))
+                .collect::<Vec<_>>(),
+        );
     }
 
     /// Counts per type and list.
@@ -428,7 +458,12 @@ impl Index {
             }
         }
         let sum = |f: fn(&ListInfo) -> usize| lists.iter().map(f).sum::<usize>();
-        let (md5, sha1, sha256, pdq) = (sum(|l| l.md5), sum(|l| l.sha1), sum(|l| l.sha256), sum(|l| l.pdq));
+        let (md5, sha1, sha256, pdq) = (
+            sum(|l| l.md5),
+            sum(|l| l.sha1),
+            sum(|l| l.sha256),
+            sum(|l| l.pdq),
+        );
         IndexInfo {
             version: SNAPSHOT_VERSION,
             built_at: self.built_at,
@@ -449,16 +484,32 @@ impl Index {
             + self.md5.memory_bytes()
             + self.sha1.memory_bytes()
             + self.sha256.memory_bytes()
-            + (self.e_list.capacity() + self.e_cat.capacity() + self.e_src.capacity() + self.e_add.capacity()) * 4
+            + (self.e_list.capacity()
+                + self.e_cat.capacity()
+                + self.e_src.capacity()
+                + self.e_add.capacity())
+                * 4
             + self.e_kind.capacity()
-            + self.strings.items.iter().map(|s| s.len() + 64).sum::<usize>()
+            + self
+                .strings
+                .items
+                .iter()
+                .map(|s| s.len() + 64)
+                .sum::<usize>()
     }
 
     /// Writes the index to `path` (atomically).
     pub fn save(&self, path: &Path) -> Result<(), SnapshotError> {
         write_atomic(path, |f| {
             let mut w = SnapWriter::new(f, Kind::Index)?;
-            w.block(*b"IMET", &[self.built_at, self.e_list.len() as u64, self.lists.items.len() as u64])?;
+            w.block(
+                *b"IMET",
+                &[
+                    self.built_at,
+                    self.e_list.len() as u64,
+                    self.lists.items.len() as u64,
+                ],
+            )?;
             w.strings(*b"LSTB", *b"LSTE", &self.lists.items)?;
             w.strings(*b"STRB", *b"STRE", &self.strings.items)?;
             w.block(*b"ELST", &self.e_list)?;
@@ -493,13 +544,17 @@ impl Index {
         let e_src: Vec<u32> = r.block(*b"ESRC")?;
         let e_add: Vec<u32> = r.block(*b"EADD")?;
         let e_kind: Vec<u8> = r.block(*b"EKND")?;
-        let removed = Bitset { words: r.block(*b"EDEL")? };
+        let removed = Bitset {
+            words: r.block(*b"EDEL")?,
+        };
         let photodna: Vec<u64> = r.block(*b"PHSK")?;
         let n = e_list.len();
         if meta[1] != n as u64 || meta[2] != lists.len() as u64 {
             return Err(bad("counts"));
         }
-        if [e_cat.len(), e_src.len(), e_add.len(), e_kind.len()].iter().any(|&l| l != n)
+        if [e_cat.len(), e_src.len(), e_add.len(), e_kind.len()]
+            .iter()
+            .any(|&l| l != n)
             || photodna.len() > lists.len()
             || removed.words.len() > n.div_ceil(64)
         {
@@ -521,7 +576,11 @@ impl Index {
         let sha256 = Sha256Set::read_blocks(&mut r)?;
         r.finish()?;
         let mk = |items: Vec<String>| {
-            let map = items.iter().enumerate().map(|(i, s)| (s.clone(), i as u32)).collect();
+            let map = items
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.clone(), i as u32))
+                .collect();
             Strings { items, map }
         };
         Ok(Index {

@@ -94,8 +94,8 @@ mod x86 {
     #[inline]
     unsafe fn scan_avx2<F: FnMut(usize)>(filt: &[u16], len: usize, q: u16, thr: u32, f: &mut F) {
         let lut = _mm256_setr_epi8(
-            0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3,
-            2, 3, 3, 4,
+            0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2,
+            3, 3, 4,
         );
         let nib = _mm256_set1_epi8(0x0f);
         let lo_byte = _mm256_set1_epi16(0x00ff);
@@ -134,7 +134,9 @@ pub(crate) fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     {
         // SAFETY: prefetch never faults, whatever the address; SSE is part of x86_64.
-        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8) }
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {

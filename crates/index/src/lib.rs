@@ -14,7 +14,12 @@ pub mod snapshot;
 mod words;
 
 pub use digest::{DigestSet, Md5Set, Sha1Set, Sha256Set};
-pub use lists::{ListEntry, ListError, ListErrorKind, ListFormat, ListReader, ListWriter, ReadOptions, Signal, SignalKind, read_list, read_list_with_progress};
-pub use index::{Digest, DihedralHit, EntryId, EntryInfo, Index, IndexBuilder, IndexInfo, ListInfo, PdqHit};
 pub use error::{IndexError, SnapshotError};
+pub use index::{
+    Digest, DihedralHit, EntryId, EntryInfo, Index, IndexBuilder, IndexInfo, ListInfo, PdqHit,
+};
+pub use lists::{
+    ListEntry, ListError, ListErrorKind, ListFormat, ListReader, ListWriter, ReadOptions, Signal,
+    SignalKind, read_list, read_list_with_progress,
+};
 pub use pdq_index::{DihedralMatch, PdqIndex, PdqIndexStats, PdqMatch};

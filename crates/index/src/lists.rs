@@ -62,15 +62,23 @@ impl SignalKind {
 
     /// Parses a type name or one of its aliases (see the module docs).
     pub fn from_name(s: &str) -> Option<SignalKind> {
-        let n: String = s.trim().to_ascii_lowercase().chars().filter(|c| *c != '-' && *c != ' ').collect();
+        let n: String = s
+            .trim()
+            .to_ascii_lowercase()
+            .chars()
+            .filter(|c| *c != '-' && *c != ' ')
+            .collect();
         Some(match n.as_str() {
-            "md5" | "video_md5" | "photo_md5" | "file_md5" | "md5hash" | "md5_hash" => SignalKind::Md5,
-            "sha1" | "sha_1" | "sha1hash" | "sha1_hash" | "file_sha1" => SignalKind::Sha1,
-            "sha256" | "sha_256" | "video_sha256" | "photo_sha256" | "sha256hash" | "sha256_hash" | "file_sha256" => {
-                SignalKind::Sha256
+            "md5" | "video_md5" | "photo_md5" | "file_md5" | "md5hash" | "md5_hash" => {
+                SignalKind::Md5
             }
+            "sha1" | "sha_1" | "sha1hash" | "sha1_hash" | "file_sha1" => SignalKind::Sha1,
+            "sha256" | "sha_256" | "video_sha256" | "photo_sha256" | "sha256hash"
+            | "sha256_hash" | "file_sha256" => SignalKind::Sha256,
             "pdq" | "pdqhash" | "pdq_hash" => SignalKind::Pdq,
-            "photodna" | "pdna" | "photo_dna" | "photodnahash" | "photodna_hash" => SignalKind::PhotoDna,
+            "photodna" | "pdna" | "photo_dna" | "photodnahash" | "photodna_hash" => {
+                SignalKind::PhotoDna
+            }
             _ => return None,
         })
     }
@@ -143,10 +151,15 @@ impl Signal {
         }
         fn arr<const N: usize>(v: &str, kind: SignalKind) -> Result<[u8; N], ListErrorKind> {
             if v.len() != 2 * N {
-                return Err(ListErrorKind::WrongLength { kind, len: v.chars().count(), expected: 2 * N });
+                return Err(ListErrorKind::WrongLength {
+                    kind,
+                    len: v.chars().count(),
+                    expected: 2 * N,
+                });
             }
             let mut out = [0u8; N];
-            hex::decode_to_slice(v, &mut out).map_err(|_| ListErrorKind::BadHex { value: clip(v) })?;
+            hex::decode_to_slice(v, &mut out)
+                .map_err(|_| ListErrorKind::BadHex { value: clip(v) })?;
             Ok(out)
         }
         Ok(match kind {
@@ -177,7 +190,13 @@ pub struct ListEntry {
 impl ListEntry {
     /// An entry with only a signal.
     pub fn new(signal: Signal) -> Self {
-        ListEntry { signal, category: None, source: None, added_at: None, line: 0 }
+        ListEntry {
+            signal,
+            category: None,
+            source: None,
+            added_at: None,
+            line: 0,
+        }
     }
 }
 
@@ -201,7 +220,9 @@ pub enum ListErrorKind {
         expected: usize,
     },
     /// A length that matches no type.
-    #[error("cannot tell the hash type from {len} characters (32 = md5, 40 = sha1; name the type for 64)")]
+    #[error(
+        "cannot tell the hash type from {len} characters (32 = md5, 40 = sha1; name the type for 64)"
+    )]
     UnknownLength {
         /// Characters found.
         len: usize,
@@ -230,7 +251,9 @@ pub enum ListErrorKind {
     #[error("missing field {0}")]
     MissingField(&'static str),
     /// The CSV header names no known column layout.
-    #[error("unrecognised header {0:?} (expected signal_type,signal,... or hash columns such as md5,sha1,photodna)")]
+    #[error(
+        "unrecognised header {0:?} (expected signal_type,signal,... or hash columns such as md5,sha1,photodna)"
+    )]
     UnknownHeader(String),
     /// A line longer than the 1 MiB limit.
     #[error("line longer than 1 MiB")]
@@ -321,7 +344,11 @@ struct CsvState<'a> {
 }
 
 enum State<'a> {
-    Lines { src: Src<'a>, buf: Vec<u8>, line: u64 },
+    Lines {
+        src: Src<'a>,
+        buf: Vec<u8>,
+        line: u64,
+    },
     Csv(Box<CsvState<'a>>),
     Done,
 }
@@ -370,14 +397,24 @@ fn header_kind(n: &str) -> Option<SignalKind> {
 fn looks_like_csv_header(line: &str) -> bool {
     let fields: Vec<String> = line.split([',', ';', '\t']).map(norm_header).collect();
     fields.len() >= 2
-        && fields.iter().any(|f| f == "signaltype" || header_kind(f).is_some())
+        && fields
+            .iter()
+            .any(|f| f == "signaltype" || header_kind(f).is_some())
 }
 
 impl<'a> ListReader<'a> {
     fn new<R: Read + 'a>(r: R, opts: ReadOptions, cb: Option<Box<dyn FnMut(u64) + 'a>>) -> Self {
-        let counting = Counting { inner: r, total: 0, cb };
+        let counting = Counting {
+            inner: r,
+            total: 0,
+            cb,
+        };
         let mut src: Src<'a> = Box::new(BufReader::with_capacity(1 << 16, counting));
-        let mut me = ListReader { state: State::Done, kind: opts.kind, pending: VecDeque::new() };
+        let mut me = ListReader {
+            state: State::Done,
+            kind: opts.kind,
+            pending: VecDeque::new(),
+        };
         let format = match opts.format {
             ListFormat::Auto => {
                 // Peek at the first significant line, then put the bytes back in front.
@@ -385,11 +422,17 @@ impl<'a> ListReader<'a> {
                 let mut decided = ListFormat::HexLines;
                 loop {
                     let start = consumed.len();
-                    match (&mut src).take(MAX_LINE as u64).read_until(b'\n', &mut consumed) {
+                    match (&mut src)
+                        .take(MAX_LINE as u64)
+                        .read_until(b'\n', &mut consumed)
+                    {
                         Ok(0) => break,
                         Ok(_) => {}
                         Err(e) => {
-                            me.pending.push_back(Err(ListError { line: 1, kind: ListErrorKind::Io(e.to_string()) }));
+                            me.pending.push_back(Err(ListError {
+                                line: 1,
+                                kind: ListErrorKind::Io(e.to_string()),
+                            }));
                             return me;
                         }
                     }
@@ -410,38 +453,72 @@ impl<'a> ListReader<'a> {
         };
         me.state = match format {
             ListFormat::Csv => me.open_csv(src),
-            _ => State::Lines { src, buf: Vec::new(), line: 0 },
+            _ => State::Lines {
+                src,
+                buf: Vec::new(),
+                line: 0,
+            },
         };
         me
     }
 
     fn open_csv(&mut self, src: Src<'a>) -> State<'a> {
-        let mut rdr = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(src);
+        let mut rdr = csv::ReaderBuilder::new()
+            .flexible(true)
+            .has_headers(true)
+            .from_reader(src);
         let headers = match rdr.byte_headers() {
             Ok(h) => h.clone(),
             Err(e) => {
-                self.pending.push_back(Err(ListError { line: 1, kind: csv_err(&e) }));
+                self.pending.push_back(Err(ListError {
+                    line: 1,
+                    kind: csv_err(&e),
+                }));
                 return State::Done;
             }
         };
-        let names: Vec<String> = headers.iter().map(|h| norm_header(&String::from_utf8_lossy(h))).collect();
+        let names: Vec<String> = headers
+            .iter()
+            .map(|h| norm_header(&String::from_utf8_lossy(h)))
+            .collect();
         let find = |cands: &[&str]| cands.iter().find_map(|c| names.iter().position(|n| n == c));
         let kind_col = find(&["signaltype", "type", "hashtype"]);
         let value_col = find(&["signal", "signalstr", "signalvalue", "hash", "value"]);
-        let hash_cols: Vec<(usize, SignalKind)> =
-            names.iter().enumerate().filter_map(|(i, n)| header_kind(n).map(|k| (i, k))).collect();
+        let hash_cols: Vec<(usize, SignalKind)> = names
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| header_kind(n).map(|k| (i, k)))
+            .collect();
         let layout = match (kind_col, value_col) {
             (Some(kind), Some(value)) => Col::Typed { kind, value },
             _ if !hash_cols.is_empty() => Col::PerKind,
             _ => {
                 let raw = String::from_utf8_lossy(headers.as_slice()).into_owned();
-                self.pending.push_back(Err(ListError { line: 1, kind: ListErrorKind::UnknownHeader(clip(&raw)) }));
+                self.pending.push_back(Err(ListError {
+                    line: 1,
+                    kind: ListErrorKind::UnknownHeader(clip(&raw)),
+                }));
                 return State::Done;
             }
         };
         let category = find(&["category", "classification", "class", "tags", "label"]);
-        let source = find(&["source", "collab", "collaboration", "bank", "list", "origin"]);
-        let added = find(&["addedat", "added", "dateadded", "createdat", "created", "timestamp", "date"]);
+        let source = find(&[
+            "source",
+            "collab",
+            "collaboration",
+            "bank",
+            "list",
+            "origin",
+        ]);
+        let added = find(&[
+            "addedat",
+            "added",
+            "dateadded",
+            "createdat",
+            "created",
+            "timestamp",
+            "date",
+        ]);
         State::Csv(Box::new(CsvState {
             rdr,
             layout,
@@ -458,7 +535,8 @@ impl<'a> ListReader<'a> {
         let first = parts.next().ok_or(ListErrorKind::Empty)?;
         let (named, value) = match parts.next() {
             Some(v) => {
-                let k = SignalKind::from_name(first).ok_or_else(|| ListErrorKind::UnknownType(clip(first)))?;
+                let k = SignalKind::from_name(first)
+                    .ok_or_else(|| ListErrorKind::UnknownType(clip(first)))?;
                 (Some(k), v)
             }
             None => (None, first),
@@ -467,7 +545,12 @@ impl<'a> ListReader<'a> {
             return Err(ListErrorKind::Extra(clip(extra)));
         }
         let kind = match (named, self.kind) {
-            (Some(n), Some(want)) if n != want => return Err(ListErrorKind::TypeMismatch { expected: want, found: n }),
+            (Some(n), Some(want)) if n != want => {
+                return Err(ListErrorKind::TypeMismatch {
+                    expected: want,
+                    found: n,
+                });
+            }
             (Some(n), _) => n,
             (None, Some(want)) => want,
             (None, None) => match value.len() {
@@ -477,12 +560,17 @@ impl<'a> ListReader<'a> {
                 len => return Err(ListErrorKind::UnknownLength { len }),
             },
         };
-        Ok(ListEntry { line, ..ListEntry::new(Signal::parse(kind, value)?) })
+        Ok(ListEntry {
+            line,
+            ..ListEntry::new(Signal::parse(kind, value)?)
+        })
     }
 
     fn next_line(&mut self) -> Option<Result<ListEntry, ListError>> {
         loop {
-            let State::Lines { src, buf, line } = &mut self.state else { return None };
+            let State::Lines { src, buf, line } = &mut self.state else {
+                return None;
+            };
             buf.clear();
             *line += 1;
             let n = match src.take(MAX_LINE as u64 + 1).read_until(b'\n', buf) {
@@ -490,7 +578,10 @@ impl<'a> ListReader<'a> {
                 Err(e) => {
                     let l = *line;
                     self.state = State::Done;
-                    return Some(Err(ListError { line: l, kind: ListErrorKind::Io(e.to_string()) }));
+                    return Some(Err(ListError {
+                        line: l,
+                        kind: ListErrorKind::Io(e.to_string()),
+                    }));
                 }
             };
             if n == 0 {
@@ -509,24 +600,37 @@ impl<'a> ListReader<'a> {
                         Err(_) => break,
                     }
                 }
-                return Some(Err(ListError { line: l, kind: ListErrorKind::LineTooLong }));
+                return Some(Err(ListError {
+                    line: l,
+                    kind: ListErrorKind::LineTooLong,
+                }));
             }
             let text = match std::str::from_utf8(buf) {
                 Ok(t) => t,
-                Err(_) => return Some(Err(ListError { line: l, kind: ListErrorKind::NotUtf8 })),
+                Err(_) => {
+                    return Some(Err(ListError {
+                        line: l,
+                        kind: ListErrorKind::NotUtf8,
+                    }));
+                }
             };
             let t = text.trim_start_matches('\u{feff}').trim();
             if t.is_empty() || t.starts_with('#') {
                 continue;
             }
             let t = t.to_string();
-            return Some(self.parse_hex_line(&t, l).map_err(|kind| ListError { line: l, kind }));
+            return Some(
+                self.parse_hex_line(&t, l)
+                    .map_err(|kind| ListError { line: l, kind }),
+            );
         }
     }
 
     fn next_csv(&mut self) -> Option<()> {
         let kind_hint = self.kind;
-        let State::Csv(st) = &mut self.state else { return None };
+        let State::Csv(st) = &mut self.state else {
+            return None;
+        };
         loop {
             match st.rdr.read_byte_record(&mut st.record) {
                 Ok(false) => {
@@ -537,7 +641,10 @@ impl<'a> ListReader<'a> {
                 Err(e) => {
                     let line = e.position().map_or(0, |p| p.line());
                     let fatal = matches!(e.kind(), csv::ErrorKind::Io(_));
-                    self.pending.push_back(Err(ListError { line, kind: csv_err(&e) }));
+                    self.pending.push_back(Err(ListError {
+                        line,
+                        kind: csv_err(&e),
+                    }));
                     if fatal {
                         self.state = State::Done;
                     }
@@ -553,7 +660,9 @@ impl<'a> ListReader<'a> {
                 match i.and_then(|i| rec.get(i)) {
                     None => Ok(None),
                     Some(b) => {
-                        let s = std::str::from_utf8(b).map_err(|_| ListErrorKind::NotUtf8)?.trim();
+                        let s = std::str::from_utf8(b)
+                            .map_err(|_| ListErrorKind::NotUtf8)?
+                            .trim();
                         Ok((!s.is_empty()).then(|| s.to_string()))
                     }
                 }
@@ -578,17 +687,23 @@ impl<'a> ListReader<'a> {
             match st.layout {
                 Col::Typed { kind, value } => {
                     let res = (|| -> Result<ListEntry, ListErrorKind> {
-                        let k = field(Some(kind))?.ok_or(ListErrorKind::MissingField("signal_type"))?;
+                        let k =
+                            field(Some(kind))?.ok_or(ListErrorKind::MissingField("signal_type"))?;
                         let v = field(Some(value))?.ok_or(ListErrorKind::MissingField("signal"))?;
-                        let k = SignalKind::from_name(&k).ok_or_else(|| ListErrorKind::UnknownType(clip(&k)))?;
-                        if let Some(want) = kind_hint {
-                            if want != k {
-                                return Err(ListErrorKind::TypeMismatch { expected: want, found: k });
-                            }
+                        let k = SignalKind::from_name(&k)
+                            .ok_or_else(|| ListErrorKind::UnknownType(clip(&k)))?;
+                        if let Some(want) = kind_hint
+                            && want != k
+                        {
+                            return Err(ListErrorKind::TypeMismatch {
+                                expected: want,
+                                found: k,
+                            });
                         }
                         Ok(mk(Signal::parse(k, &v)?))
                     })();
-                    self.pending.push_back(res.map_err(|kind| ListError { line, kind }));
+                    self.pending
+                        .push_back(res.map_err(|kind| ListError { line, kind }));
                 }
                 Col::PerKind => {
                     let mut any = false;
@@ -598,7 +713,9 @@ impl<'a> ListReader<'a> {
                             Ok(Some(v)) => {
                                 any = true;
                                 self.pending.push_back(
-                                    Signal::parse(k, &v).map(mk).map_err(|kind| ListError { line, kind }),
+                                    Signal::parse(k, &v)
+                                        .map(mk)
+                                        .map_err(|kind| ListError { line, kind }),
                                 );
                             }
                             Err(kind) => {
@@ -608,7 +725,10 @@ impl<'a> ListReader<'a> {
                         }
                     }
                     if !any {
-                        self.pending.push_back(Err(ListError { line, kind: ListErrorKind::Empty }));
+                        self.pending.push_back(Err(ListError {
+                            line,
+                            kind: ListErrorKind::Empty,
+                        }));
                     }
                 }
             }
@@ -674,6 +794,8 @@ impl<W: Write> ListWriter<W> {
 
     /// Flushes and returns the writer.
     pub fn finish(self) -> std::io::Result<W> {
-        self.w.into_inner().map_err(|e| std::io::Error::other(e.to_string()))
+        self.w
+            .into_inner()
+            .map_err(|e| std::io::Error::other(e.to_string()))
     }
 }

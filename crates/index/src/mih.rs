@@ -150,7 +150,14 @@ impl Segment {
                 tables.push(build_table(&live, &part, side, k, hmax as usize));
             }
         }
-        Segment { start, end, k, hmax, live: n as u32, tables }
+        Segment {
+            start,
+            end,
+            k,
+            hmax,
+            live: n as u32,
+            tables,
+        }
     }
 
     pub fn len(&self) -> u32 {
@@ -160,7 +167,12 @@ impl Segment {
     pub fn memory_bytes(&self) -> usize {
         self.tables
             .iter()
-            .map(|t| t.off.capacity() * 4 + t.filt.capacity() * 2 + t.lo.capacity() * 2 + t.hi.capacity() * 8)
+            .map(|t| {
+                t.off.capacity() * 4
+                    + t.filt.capacity() * 2
+                    + t.lo.capacity() * 2
+                    + t.hi.capacity() * 8
+            })
             .sum()
     }
 
@@ -221,7 +233,7 @@ impl Segment {
         let mut qf = [0u16; TABLES];
         // (A) buckets: (table, bucket, threshold).
         scratch.buckets.clear();
-        for j in 0..TABLES {
+        for (j, qfj) in qf.iter_mut().enumerate() {
             let p = j >> 1;
             let side = j & 1;
             let rho = plan.rho[p][side];
@@ -232,14 +244,16 @@ impl Segment {
             let kh = 2 * p + side;
             let ph = 2 * p + 1 - side;
             let qkey = (qh[kh] >> shift) as usize;
-            qf[j] = qh[ph] & FILTER_MASK;
+            *qfj = qh[ph] & FILTER_MASK;
             let off = self.tables[j].off.as_ptr();
-            for d in 0..=(rho as usize).min(k) {
+            for (d, masks_d) in ms.iter().enumerate().take((rho as usize).min(k) + 1) {
                 let thr = t - d as u32;
-                for &m in ms[d].iter().take_while(|&&m| (m as usize) < nb) {
+                for &m in masks_d.iter().take_while(|&&m| (m as usize) < nb) {
                     let b = qkey ^ m as usize;
                     prefetch(off.wrapping_add(b));
-                    scratch.buckets.push(((b as u64) << 16) | ((thr.min(255) as u64) << 8) | j as u64);
+                    scratch
+                        .buckets
+                        .push(((b as u64) << 16) | ((thr.min(255) as u64) << 8) | j as u64);
                 }
             }
         }
@@ -360,7 +374,10 @@ impl Segment {
 
     /// Reads a segment and checks that its tables are consistent, so that a query can
     /// never index out of bounds.
-    pub fn read<R: std::io::Read>(r: &mut SnapReader<R>, total_slots: u32) -> Result<Segment, SnapshotError> {
+    pub fn read<R: std::io::Read>(
+        r: &mut SnapReader<R>,
+        total_slots: u32,
+    ) -> Result<Segment, SnapshotError> {
         let bad = |m: &str| SnapshotError::Corrupt(format!("segment: {m}"));
         let meta: Vec<u64> = r.block(*b"SEGM")?;
         if meta.len() != 5 {
@@ -380,7 +397,11 @@ impl Segment {
         let nb = 1usize << k;
         let n = live as usize;
         let h = hmax as usize;
-        let hi_words = if h > 0 { (n + nb * h).div_ceil(64) + 1 } else { 0 };
+        let hi_words = if h > 0 {
+            (n + nb * h).div_ceil(64) + 1
+        } else {
+            0
+        };
         let mut tables = Vec::with_capacity(TABLES);
         for _ in 0..TABLES {
             let off: Vec<u32> = r.block(*b"TOFF")?;
@@ -406,7 +427,14 @@ impl Segment {
             }
             tables.push(Table { off, filt, lo, hi });
         }
-        Ok(Segment { start, end, k, hmax, live, tables })
+        Ok(Segment {
+            start,
+            end,
+            k,
+            hmax,
+            live,
+            tables,
+        })
     }
 }
 
@@ -428,7 +456,11 @@ fn build_table(live: &[u32], part: &[u32], side: usize, k: u32, h: usize) -> Tab
     let mut cur: Vec<u32> = off[..nb].to_vec();
     let mut filt: Vec<u16> = zeroed_vec(n + PAD);
     let mut lo: Vec<u16> = zeroed_vec(n);
-    let mut hi: Vec<u64> = zeroed_vec(if h > 0 { (n + nb * h).div_ceil(64) + 1 } else { 0 });
+    let mut hi: Vec<u64> = zeroed_vec(if h > 0 {
+        (n + nb * h).div_ceil(64) + 1
+    } else {
+        0
+    });
     for (&v, &rel) in part.iter().zip(live) {
         let (key, partner) = split(v);
         let b = (key >> shift) as usize;
@@ -438,7 +470,10 @@ fn build_table(live: &[u32], part: &[u32], side: usize, k: u32, h: usize) -> Tab
         lo[idx] = rel as u16;
         if h > 0 {
             let i = idx - off[b] as usize;
-            set_bit(&mut hi, off[b] as usize + b * h + (rel >> LOW_BITS) as usize + i);
+            set_bit(
+                &mut hi,
+                off[b] as usize + b * h + (rel >> LOW_BITS) as usize + i,
+            );
         }
     }
     Table { off, filt, lo, hi }

@@ -63,10 +63,10 @@ struct IdMap {
 
 impl IdMap {
     fn push(&mut self, slot: u32, id: u32) {
-        if let (Some(&ls), Some(&li)) = (self.slots.last(), self.ids.last()) {
-            if u64::from(id) == u64::from(li) + u64::from(slot - ls) {
-                return;
-            }
+        if let (Some(&ls), Some(&li)) = (self.slots.last(), self.ids.last())
+            && u64::from(id) == u64::from(li) + u64::from(slot - ls)
+        {
+            return;
         }
         self.slots.push(slot);
         self.ids.push(id);
@@ -175,10 +175,10 @@ impl PdqIndex {
 
     /// Adds an entry. `id` must be greater than every id added before.
     pub fn insert(&mut self, id: u32, hash: &Hash256) -> Result<(), IndexError> {
-        if let Some(last) = self.last_id {
-            if id <= last {
-                return Err(IndexError::IdOrder { id, last });
-            }
+        if let Some(last) = self.last_id
+            && id <= last
+        {
+            return Err(IndexError::IdOrder { id, last });
         }
         if self.hashes.len() >= u32::MAX as usize {
             return Err(IndexError::Full);
@@ -232,7 +232,8 @@ impl PdqIndex {
         let len = self.hashes.len() as u32;
         self.segments.clear();
         if len > 0 {
-            self.segments.push(Segment::build(&self.hashes, &self.removed, 0, len));
+            self.segments
+                .push(Segment::build(&self.hashes, &self.removed, 0, len));
         }
         self.indexed_end = len;
     }
@@ -251,7 +252,8 @@ impl PdqIndex {
             }
             let (s, e) = (a.start, b.end);
             self.segments.truncate(n - 2);
-            self.segments.push(Segment::build(&self.hashes, &self.removed, s, e));
+            self.segments
+                .push(Segment::build(&self.hashes, &self.removed, s, e));
         }
         if self.segments.len() >= 2 {
             let main = self.segments[0].len() as usize;
@@ -259,7 +261,8 @@ impl PdqIndex {
             if 2 * side >= main {
                 let s = self.segments[0].start;
                 self.segments.clear();
-                self.segments.push(Segment::build(&self.hashes, &self.removed, s, len));
+                self.segments
+                    .push(Segment::build(&self.hashes, &self.removed, s, len));
             }
         }
     }
@@ -276,7 +279,10 @@ impl PdqIndex {
         out.clear();
         let mut raw = Vec::new();
         self.search_dispatch(&Words::from_hash(query), radius, &mut raw);
-        out.extend(raw.iter().map(|&(slot, d)| PdqMatch { id: self.ids.id_of(slot), distance: d }));
+        out.extend(raw.iter().map(|&(slot, d)| PdqMatch {
+            id: self.ids.id_of(slot),
+            distance: d,
+        }));
         out.sort_unstable_by_key(|m| (m.distance, m.id));
     }
 
@@ -294,7 +300,11 @@ impl PdqIndex {
         all.dedup_by_key(|e| e.0);
         let mut out: Vec<DihedralMatch> = all
             .into_iter()
-            .map(|(s, d, v)| DihedralMatch { id: self.ids.id_of(s), distance: d, variant: v })
+            .map(|(s, d, v)| DihedralMatch {
+                id: self.ids.id_of(s),
+                distance: d,
+                variant: v,
+            })
             .collect();
         out.sort_unstable_by_key(|m| (m.distance, m.id));
         out
@@ -304,9 +314,20 @@ impl PdqIndex {
     /// falls back to by itself when probing would cost more).
     pub fn query_scan(&self, query: &Hash256, radius: u32) -> Vec<PdqMatch> {
         let mut raw = Vec::new();
-        self.scan_range(0, self.hashes.len() as u32, &Words::from_hash(query), radius, &mut raw);
-        let mut out: Vec<PdqMatch> =
-            raw.iter().map(|&(slot, d)| PdqMatch { id: self.ids.id_of(slot), distance: d }).collect();
+        self.scan_range(
+            0,
+            self.hashes.len() as u32,
+            &Words::from_hash(query),
+            radius,
+            &mut raw,
+        );
+        let mut out: Vec<PdqMatch> = raw
+            .iter()
+            .map(|&(slot, d)| PdqMatch {
+                id: self.ids.id_of(slot),
+                distance: d,
+            })
+            .collect();
         out.sort_unstable_by_key(|m| (m.distance, m.id));
         out
     }
@@ -352,7 +373,9 @@ impl PdqIndex {
                 if self.removed.get(slot) {
                     continue;
                 }
-                let Some(h) = self.hashes.get(slot) else { continue };
+                let Some(h) = self.hashes.get(slot) else {
+                    continue;
+                };
                 let d = h.dist(q);
                 if d > r || seg.found_earlier(j, &qh, h, &plan) {
                     continue;
@@ -382,7 +405,11 @@ impl PdqIndex {
         self.hashes.capacity() * 32
             + self.removed.words.capacity() * 8
             + (self.ids.slots.capacity() + self.ids.ids.capacity()) * 4
-            + self.segments.iter().map(Segment::memory_bytes).sum::<usize>()
+            + self
+                .segments
+                .iter()
+                .map(Segment::memory_bytes)
+                .sum::<usize>()
     }
 
     /// Sizes of the index's parts.
@@ -405,7 +432,10 @@ impl PdqIndex {
             .map(|(slot, w)| (self.ids.id_of(slot as u32), w.to_hash()))
     }
 
-    pub(crate) fn write_blocks<W: std::io::Write>(&self, w: &mut SnapWriter<W>) -> std::io::Result<()> {
+    pub(crate) fn write_blocks<W: std::io::Write>(
+        &self,
+        w: &mut SnapWriter<W>,
+    ) -> std::io::Result<()> {
         w.block(
             *b"PMET",
             &[
@@ -426,7 +456,9 @@ impl PdqIndex {
         Ok(())
     }
 
-    pub(crate) fn read_blocks<R: std::io::Read>(r: &mut SnapReader<R>) -> Result<Self, SnapshotError> {
+    pub(crate) fn read_blocks<R: std::io::Read>(
+        r: &mut SnapReader<R>,
+    ) -> Result<Self, SnapshotError> {
         let bad = |m: &str| SnapshotError::Corrupt(format!("PDQ index: {m}"));
         let meta: Vec<u64> = r.block(*b"PMET")?;
         if meta.len() != 5 {
@@ -442,12 +474,19 @@ impl PdqIndex {
             Some(u32::try_from(meta[4]).map_err(|_| bad("last id"))?)
         };
         let hashes: Vec<Words> = r.block(*b"HASH")?;
-        let removed = Bitset { words: r.block(*b"TOMB")? };
-        let ids = IdMap { slots: r.block(*b"IDSL")?, ids: r.block(*b"IDID")? };
+        let removed = Bitset {
+            words: r.block(*b"TOMB")?,
+        };
+        let ids = IdMap {
+            slots: r.block(*b"IDSL")?,
+            ids: r.block(*b"IDID")?,
+        };
         if hashes.len() != len as usize || indexed_end > len || nseg > 64 {
             return Err(bad("sizes"));
         }
-        if removed.count_ones() != removed_count || removed.words.len() > (len as usize).div_ceil(64) {
+        if removed.count_ones() != removed_count
+            || removed.words.len() > (len as usize).div_ceil(64)
+        {
             return Err(bad("tombstones"));
         }
         if let Some(&last) = removed.words.last() {
@@ -457,7 +496,7 @@ impl PdqIndex {
             }
         }
         // Id runs: slots start at 0 and increase; ids increase without overlapping runs.
-        if ids.slots.len() != ids.ids.len() || (len > 0) != !ids.slots.is_empty() {
+        if ids.slots.len() != ids.ids.len() || (len > 0) == ids.slots.is_empty() {
             return Err(bad("id map"));
         }
         if ids.slots.first().is_some_and(|&s| s != 0) {
@@ -493,7 +532,16 @@ impl PdqIndex {
         if expect_start != indexed_end {
             return Err(bad("segments do not cover the indexed range"));
         }
-        Ok(PdqIndex { hashes, removed, removed_count, ids, last_id, segments, indexed_end, level: detect() })
+        Ok(PdqIndex {
+            hashes,
+            removed,
+            removed_count,
+            ids,
+            last_id,
+            segments,
+            indexed_end,
+            level: detect(),
+        })
     }
 
     /// Writes a snapshot (atomically: temporary file, then rename).

@@ -171,7 +171,12 @@ impl<W: Write> SnapWriter<W> {
     }
 
     /// Writes a UTF-8 string table: the concatenated bytes and the end offsets.
-    pub fn strings(&mut self, tag_bytes: [u8; 4], tag_ends: [u8; 4], items: &[String]) -> io::Result<()> {
+    pub fn strings(
+        &mut self,
+        tag_bytes: [u8; 4],
+        tag_ends: [u8; 4],
+        items: &[String],
+    ) -> io::Result<()> {
         let mut bytes = Vec::new();
         let mut ends = Vec::with_capacity(items.len());
         for s in items {
@@ -230,19 +235,37 @@ impl<R: Read> SnapReader<R> {
         }
         let crc = u32::from_le_bytes([h[28], h[29], h[30], h[31]]);
         if crc32fast::hash(&h[..28]) != crc {
-            return Err(SnapshotError::Checksum { section: "file header".into() });
+            return Err(SnapshotError::Checksum {
+                section: "file header".into(),
+            });
         }
         let version = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
         if version != SNAPSHOT_VERSION {
-            return Err(SnapshotError::UnsupportedVersion { found: version, supported: SNAPSHOT_VERSION });
+            return Err(SnapshotError::UnsupportedVersion {
+                found: version,
+                supported: SNAPSHOT_VERSION,
+            });
         }
         let kind = u32::from_le_bytes([h[12], h[13], h[14], h[15]]);
         match Kind::from_u32(kind) {
             Some(k) if k == expected => {}
-            Some(k) => return Err(SnapshotError::WrongKind { found: k.name(), expected: expected.name() }),
-            None => return Err(SnapshotError::Corrupt(format!("unknown snapshot kind {kind}"))),
+            Some(k) => {
+                return Err(SnapshotError::WrongKind {
+                    found: k.name(),
+                    expected: expected.name(),
+                });
+            }
+            None => {
+                return Err(SnapshotError::Corrupt(format!(
+                    "unknown snapshot kind {kind}"
+                )));
+            }
         }
-        Ok(SnapReader { r, left: len.map(|l| l.saturating_sub(32)), blocks: 0 })
+        Ok(SnapReader {
+            r,
+            left: len.map(|l| l.saturating_sub(32)),
+            blocks: 0,
+        })
     }
 
     fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), SnapshotError> {
@@ -259,7 +282,9 @@ impl<R: Read> SnapReader<R> {
         let hc = u32::from_le_bytes([h[20], h[21], h[22], h[23]]);
         let tag = [h[0], h[1], h[2], h[3]];
         if crc32fast::hash(&h[..20]) != hc {
-            return Err(SnapshotError::Checksum { section: format!("{} (block header)", tag_str(tag)) });
+            return Err(SnapshotError::Checksum {
+                section: format!("{} (block header)", tag_str(tag)),
+            });
         }
         let elem = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
         let mut c = [0u8; 8];
@@ -271,10 +296,17 @@ impl<R: Read> SnapReader<R> {
 
     /// Reads the next block, which must carry `tag`, into a vector with `extra` zeroed
     /// elements appended (room for padding without a reallocation).
-    pub fn block_extra<T: Plain>(&mut self, tag: [u8; 4], extra: usize) -> Result<Vec<T>, SnapshotError> {
+    pub fn block_extra<T: Plain>(
+        &mut self,
+        tag: [u8; 4],
+        extra: usize,
+    ) -> Result<Vec<T>, SnapshotError> {
         let (t, elem, count, crc) = self.header()?;
         if t == END_TAG {
-            return Err(SnapshotError::Corrupt(format!("section {} missing", tag_str(tag))));
+            return Err(SnapshotError::Corrupt(format!(
+                "section {} missing",
+                tag_str(tag)
+            )));
         }
         if t != tag {
             return Err(SnapshotError::Corrupt(format!(
@@ -285,13 +317,18 @@ impl<R: Read> SnapReader<R> {
         }
         let size = std::mem::size_of::<T>();
         if elem as usize != size {
-            return Err(SnapshotError::Corrupt(format!("section {} has element size {elem}", tag_str(tag))));
+            return Err(SnapshotError::Corrupt(format!(
+                "section {} has element size {elem}",
+                tag_str(tag)
+            )));
         }
-        let bytes = count.checked_mul(size as u64).ok_or(SnapshotError::Truncated)?;
-        if let Some(l) = self.left {
-            if bytes > l {
-                return Err(SnapshotError::Truncated);
-            }
+        let bytes = count
+            .checked_mul(size as u64)
+            .ok_or(SnapshotError::Truncated)?;
+        if let Some(l) = self.left
+            && bytes > l
+        {
+            return Err(SnapshotError::Truncated);
         }
         let n = usize::try_from(count).map_err(|_| SnapshotError::Truncated)?;
         let mut v: Vec<T> = crate::mem::zeroed_vec(n + extra);
@@ -304,13 +341,18 @@ impl<R: Read> SnapReader<R> {
             }
         }
         if hasher.finalize() != crc {
-            return Err(SnapshotError::Checksum { section: tag_str(tag) });
+            return Err(SnapshotError::Checksum {
+                section: tag_str(tag),
+            });
         }
         let pad = ((8 - (bytes % 8)) % 8) as usize;
         let mut p = [0u8; 8];
         self.read_exact(&mut p[..pad])?;
         if p.iter().any(|&b| b != 0) {
-            return Err(SnapshotError::Corrupt(format!("non-zero padding after {}", tag_str(tag))));
+            return Err(SnapshotError::Corrupt(format!(
+                "non-zero padding after {}",
+                tag_str(tag)
+            )));
         }
         T::swap_le(&mut v[..n]);
         self.blocks += 1;
@@ -322,18 +364,27 @@ impl<R: Read> SnapReader<R> {
     }
 
     /// Reads a string table written by [`SnapWriter::strings`].
-    pub fn strings(&mut self, tag_bytes: [u8; 4], tag_ends: [u8; 4]) -> Result<Vec<String>, SnapshotError> {
+    pub fn strings(
+        &mut self,
+        tag_bytes: [u8; 4],
+        tag_ends: [u8; 4],
+    ) -> Result<Vec<String>, SnapshotError> {
         let bytes: Vec<u8> = self.block(tag_bytes)?;
         let ends: Vec<u64> = self.block(tag_ends)?;
         let mut out = Vec::with_capacity(ends.len());
         let mut start = 0usize;
         for &e in &ends {
-            let e = usize::try_from(e).map_err(|_| SnapshotError::Corrupt("string offset".into()))?;
+            let e =
+                usize::try_from(e).map_err(|_| SnapshotError::Corrupt("string offset".into()))?;
             if e < start || e > bytes.len() {
-                return Err(SnapshotError::Corrupt(format!("string table {}", tag_str(tag_bytes))));
+                return Err(SnapshotError::Corrupt(format!(
+                    "string table {}",
+                    tag_str(tag_bytes)
+                )));
             }
-            let s = std::str::from_utf8(&bytes[start..e])
-                .map_err(|_| SnapshotError::Corrupt(format!("string table {} is not UTF-8", tag_str(tag_bytes))))?;
+            let s = std::str::from_utf8(&bytes[start..e]).map_err(|_| {
+                SnapshotError::Corrupt(format!("string table {} is not UTF-8", tag_str(tag_bytes)))
+            })?;
             out.push(s.to_string());
             start = e;
         }
@@ -344,7 +395,10 @@ impl<R: Read> SnapReader<R> {
     pub fn finish(mut self) -> Result<(), SnapshotError> {
         let (t, _, count, _) = self.header()?;
         if t != END_TAG {
-            return Err(SnapshotError::Corrupt(format!("unexpected extra section {}", tag_str(t))));
+            return Err(SnapshotError::Corrupt(format!(
+                "unexpected extra section {}",
+                tag_str(t)
+            )));
         }
         if count != self.blocks {
             return Err(SnapshotError::Corrupt("section count mismatch".into()));
@@ -353,7 +407,11 @@ impl<R: Read> SnapReader<R> {
         loop {
             match self.r.read(&mut one) {
                 Ok(0) => return Ok(()),
-                Ok(_) => return Err(SnapshotError::Corrupt("trailing bytes after the end of the snapshot".into())),
+                Ok(_) => {
+                    return Err(SnapshotError::Corrupt(
+                        "trailing bytes after the end of the snapshot".into(),
+                    ));
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(SnapshotError::Io(e)),
             }
@@ -367,8 +425,14 @@ pub(crate) fn write_atomic(
     path: &std::path::Path,
     f: impl FnOnce(&mut io::BufWriter<std::fs::File>) -> io::Result<()>,
 ) -> Result<(), SnapshotError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "snapshot".into());
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "snapshot".into());
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     let res = (|| {
         let file = std::fs::File::create(&tmp)?;
@@ -385,7 +449,9 @@ pub(crate) fn write_atomic(
 }
 
 /// Opens `path` for [`SnapReader`] with its length.
-pub(crate) fn open_file(path: &std::path::Path) -> Result<(io::BufReader<std::fs::File>, u64), SnapshotError> {
+pub(crate) fn open_file(
+    path: &std::path::Path,
+) -> Result<(io::BufReader<std::fs::File>, u64), SnapshotError> {
     let file = std::fs::File::open(path)?;
     let len = file.metadata()?.len();
     Ok((io::BufReader::with_capacity(1 << 16, file), len))
@@ -399,11 +465,14 @@ mod tests {
         let mut w = SnapWriter::new(Vec::new(), Kind::Pdq).unwrap();
         w.block(*b"AAAA", &[1u32, 2, 3]).unwrap();
         w.block(*b"BBBB", &[7u16; 5]).unwrap();
-        w.strings(*b"STRB", *b"STRE", &["a".to_string(), "bé".to_string()]).unwrap();
+        w.strings(*b"STRB", *b"STRE", &["a".to_string(), "bé".to_string()])
+            .unwrap();
         w.finish().unwrap()
     }
 
-    fn read(bytes: &[u8]) -> Result<(Vec<u32>, Vec<u16>, Vec<String>), SnapshotError> {
+    type Sample = (Vec<u32>, Vec<u16>, Vec<String>);
+
+    fn read(bytes: &[u8]) -> Result<Sample, SnapshotError> {
         let mut r = SnapReader::open(bytes, Some(bytes.len() as u64), Kind::Pdq)?;
         let a = r.block(*b"AAAA")?;
         let b = r.block(*b"BBBB")?;
@@ -437,7 +506,10 @@ mod tests {
     #[test]
     fn header_errors_are_typed() {
         let good = sample();
-        assert!(matches!(read(b"hello world, not a snapshot at all"), Err(SnapshotError::BadMagic)));
+        assert!(matches!(
+            read(b"hello world, not a snapshot at all"),
+            Err(SnapshotError::BadMagic)
+        ));
         assert!(matches!(read(b""), Err(SnapshotError::BadMagic)));
         assert!(matches!(read(&good[..20]), Err(SnapshotError::Truncated)));
         let mut v2 = good.clone();
@@ -446,7 +518,10 @@ mod tests {
         v2[28..32].copy_from_slice(&crc.to_le_bytes());
         assert!(matches!(
             read(&v2),
-            Err(SnapshotError::UnsupportedVersion { found: 2, supported: 1 })
+            Err(SnapshotError::UnsupportedVersion {
+                found: 2,
+                supported: 1
+            })
         ));
         let r = SnapReader::open(&good[..], None, Kind::Md5);
         assert!(matches!(r, Err(SnapshotError::WrongKind { .. })));

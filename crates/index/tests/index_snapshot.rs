@@ -10,7 +10,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 fn testdata(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/pdq").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/testdata/pdq")
+        .join(rel)
 }
 
 fn tmp(name: &str) -> PathBuf {
@@ -21,12 +23,18 @@ fn tmp(name: &str) -> PathBuf {
 
 fn read_pdq_list(rel: &str) -> Vec<Hash256> {
     let f = std::fs::File::open(testdata(rel)).unwrap();
-    read_list(f, ReadOptions { kind: Some(SignalKind::Pdq), ..Default::default() })
-        .map(|r| match r.unwrap().signal {
-            Signal::Pdq(h) => h,
-            other => panic!("not pdq: {other:?}"),
-        })
-        .collect()
+    read_list(
+        f,
+        ReadOptions {
+            kind: Some(SignalKind::Pdq),
+            ..Default::default()
+        },
+    )
+    .map(|r| match r.unwrap().signal {
+        Signal::Pdq(h) => h,
+        other => panic!("not pdq: {other:?}"),
+    })
+    .collect()
 }
 
 #[test]
@@ -34,7 +42,11 @@ fn haystack_and_needles_fixture() {
     let hay = read_pdq_list("data/reg-test-input/haystack.txt");
     let needles = read_pdq_list("data/reg-test-input/needles.txt");
     assert_eq!((hay.len(), needles.len()), (1350, 100));
-    let idx = Index::build(hay.iter().map(|h| ("haystack", ListEntry::new(Signal::Pdq(*h))))).unwrap();
+    let idx = Index::build(
+        hay.iter()
+            .map(|h| ("haystack", ListEntry::new(Signal::Pdq(*h)))),
+    )
+    .unwrap();
     let mut exact = 0;
     for n in &needles {
         let hits = idx.match_pdq(n, 31);
@@ -47,7 +59,10 @@ fn haystack_and_needles_fixture() {
         want.sort_by_key(|&(i, d)| (d, i));
         let got: Vec<(u32, u32)> = hits.iter().map(|h| (h.entry, h.distance)).collect();
         assert_eq!(got, want, "needle {n}");
-        let best = hits.first().expect("every needle is near a haystack entry").distance;
+        let best = hits
+            .first()
+            .expect("every needle is near a haystack entry")
+            .distance;
         assert!(best <= 4, "needle {n}: best {best}");
         exact += usize::from(best == 0);
         assert_eq!(idx.entry(hits[0].entry).unwrap().list, "haystack");
@@ -89,7 +104,10 @@ fn index_matches_and_describes_entries() {
     let (mut idx, pdqs) = sample_index();
     let info = idx.info();
     assert_eq!(info.entries, 6000);
-    assert_eq!((info.pdq, info.md5, info.sha256, info.sha1), (3000, 1500, 1500, 0));
+    assert_eq!(
+        (info.pdq, info.md5, info.sha256, info.sha1),
+        (3000, 1500, 1500, 0)
+    );
     assert_eq!(info.photodna_skipped, 1);
     assert_eq!(info.lists.len(), 2);
     let hits = idx.match_pdq(&pdqs[10], 31);
@@ -103,15 +121,12 @@ fn index_matches_and_describes_entries() {
     let id = 2u32; // i = 2 is an MD5 entry
     let Some(info2) = idx.entry(id) else { panic!() };
     assert_eq!(info2.kind, SignalKind::Md5);
-    let md5 = match idx.pdq().is_empty() {
-        _ => {
-            // Rebuild the digest of entry 2 from the same seed order.
-            let mut rng = StdRng::seed_from_u64(1);
-            let _h0 = random_hash(&mut rng);
-            let _h1 = random_hash(&mut rng);
-            let d: [u8; 16] = rng.random();
-            d
-        }
+    // Rebuild the digest of entry 2 from the same seed order (entries 0 and 1 are PDQ).
+    let md5: [u8; 16] = {
+        let mut rng = StdRng::seed_from_u64(1);
+        let _h0 = random_hash(&mut rng);
+        let _h1 = random_hash(&mut rng);
+        rng.random()
     };
     assert_eq!(idx.match_digest(&Digest::Md5(md5)), vec![id]);
     assert!(idx.remove(id));
@@ -124,7 +139,10 @@ fn index_matches_and_describes_entries() {
 
     // Incremental add after the build.
     let new = random_hash(&mut StdRng::seed_from_u64(77));
-    let nid = idx.add("late", &ListEntry::new(Signal::Pdq(new))).unwrap().unwrap();
+    let nid = idx
+        .add("late", &ListEntry::new(Signal::Pdq(new)))
+        .unwrap()
+        .unwrap();
     assert_eq!(idx.match_pdq(&new, 0)[0].entry, nid);
     assert_eq!(idx.entry(nid).unwrap().list, "late");
     idx.compact();
@@ -136,7 +154,8 @@ fn index_matches_and_describes_entries() {
 fn index_snapshot_round_trip() {
     let (mut idx, pdqs) = sample_index();
     idx.remove(5);
-    idx.add("late", &ListEntry::new(Signal::Sha1([7; 20]))).unwrap();
+    idx.add("late", &ListEntry::new(Signal::Sha1([7; 20])))
+        .unwrap();
     let path = tmp("round.six");
     idx.save(&path).unwrap();
     let back = Index::load(&path).unwrap();
@@ -148,7 +167,10 @@ fn index_snapshot_round_trip() {
     for h in pdqs.iter().step_by(97) {
         assert_eq!(back.match_pdq(h, 40), idx.match_pdq(h, 40));
     }
-    assert_eq!(back.match_digest(&Digest::Sha1([7; 20])), idx.match_digest(&Digest::Sha1([7; 20])));
+    assert_eq!(
+        back.match_digest(&Digest::Sha1([7; 20])),
+        idx.match_digest(&Digest::Sha1([7; 20]))
+    );
     for id in [0u32, 1, 2, 3, 5, 4999, 6000] {
         assert_eq!(back.entry(id), idx.entry(id));
         assert_eq!(back.is_removed(id), idx.is_removed(id));
@@ -159,7 +181,9 @@ fn index_snapshot_round_trip() {
 #[test]
 fn pdq_snapshot_round_trip_with_segments_tail_and_removals() {
     let mut rng = StdRng::seed_from_u64(3);
-    let base: Vec<(u32, Hash256)> = (0..5000u32).map(|i| (i * 2, random_hash(&mut rng))).collect();
+    let base: Vec<(u32, Hash256)> = (0..5000u32)
+        .map(|i| (i * 2, random_hash(&mut rng)))
+        .collect();
     let mut idx = PdqIndex::build(base.clone()).unwrap();
     for i in 0..3000u32 {
         idx.insert(20_000 + i, &random_hash(&mut rng)).unwrap();
@@ -176,20 +200,32 @@ fn pdq_snapshot_round_trip_with_segments_tail_and_removals() {
         s
     };
     assert_eq!(strip(back.stats()), strip(idx.stats()));
-    assert_eq!(back.iter().collect::<Vec<_>>(), idx.iter().collect::<Vec<_>>());
+    assert_eq!(
+        back.iter().collect::<Vec<_>>(),
+        idx.iter().collect::<Vec<_>>()
+    );
     for (_, h) in base.iter().step_by(50) {
         assert_eq!(back.query(h, 31), idx.query(h, 31));
     }
     let mut back = back;
-    assert!(back.insert(idx.last_id().unwrap(), &Hash256::ZERO).is_err(), "id order survives the snapshot");
+    assert!(
+        back.insert(idx.last_id().unwrap(), &Hash256::ZERO).is_err(),
+        "id order survives the snapshot"
+    );
     std::fs::remove_file(&path).unwrap();
 
     // Digest sets too.
     let s = Sha256Set::build((0..1000u32).map(|i| ([(i % 256) as u8; 32], i)));
     let p2 = tmp("sha.snap");
     s.save(&p2).unwrap();
-    assert_eq!(Sha256Set::load(&p2).unwrap().iter().collect::<Vec<_>>(), s.iter().collect::<Vec<_>>());
-    assert!(matches!(PdqIndex::load(&p2), Err(SnapshotError::WrongKind { .. })));
+    assert_eq!(
+        Sha256Set::load(&p2).unwrap().iter().collect::<Vec<_>>(),
+        s.iter().collect::<Vec<_>>()
+    );
+    assert!(matches!(
+        PdqIndex::load(&p2),
+        Err(SnapshotError::WrongKind { .. })
+    ));
     std::fs::remove_file(&p2).unwrap();
 }
 
@@ -212,8 +248,15 @@ fn damaged_snapshots_are_refused_with_typed_errors() {
         b[at] ^= 1 << rng.random_range(0..8);
         let err = load(&b).expect_err("flipped byte accepted");
         assert!(
-            matches!(err, SnapshotError::Checksum { .. } | SnapshotError::Corrupt(_) | SnapshotError::BadMagic
-                | SnapshotError::UnsupportedVersion { .. } | SnapshotError::WrongKind { .. } | SnapshotError::Truncated),
+            matches!(
+                err,
+                SnapshotError::Checksum { .. }
+                    | SnapshotError::Corrupt(_)
+                    | SnapshotError::BadMagic
+                    | SnapshotError::UnsupportedVersion { .. }
+                    | SnapshotError::WrongKind { .. }
+                    | SnapshotError::Truncated
+            ),
             "{err}"
         );
     }
@@ -221,9 +264,15 @@ fn damaged_snapshots_are_refused_with_typed_errors() {
     for cut in [good.len() - 1, good.len() - 24, good.len() / 2, 40, 31, 5] {
         assert!(load(&good[..cut]).is_err(), "cut at {cut}");
     }
-    assert!(matches!(load(&good[..good.len() / 2]), Err(SnapshotError::Truncated)));
+    assert!(matches!(
+        load(&good[..good.len() / 2]),
+        Err(SnapshotError::Truncated)
+    ));
     // Wrong magic / foreign file.
-    assert!(matches!(load(b"PK\x03\x04 this is a zip file, not an index"), Err(SnapshotError::BadMagic)));
+    assert!(matches!(
+        load(b"PK\x03\x04 this is a zip file, not an index"),
+        Err(SnapshotError::BadMagic)
+    ));
     let mut m = good.clone();
     m[0] = b'X';
     assert!(matches!(load(&m), Err(SnapshotError::BadMagic)));
@@ -232,11 +281,17 @@ fn damaged_snapshots_are_refused_with_typed_errors() {
     v[8..12].copy_from_slice(&99u32.to_le_bytes());
     let crc = crc32(&v[..28]);
     v[28..32].copy_from_slice(&crc.to_le_bytes());
-    assert!(matches!(load(&v), Err(SnapshotError::UnsupportedVersion { found: 99, .. })));
+    assert!(matches!(
+        load(&v),
+        Err(SnapshotError::UnsupportedVersion { found: 99, .. })
+    ));
     // A PDQ-only snapshot is not an index.
     let p = tmp("only-pdq.snap");
     idx.pdq().save(&p).unwrap();
-    assert!(matches!(Index::load(&p), Err(SnapshotError::WrongKind { .. })));
+    assert!(matches!(
+        Index::load(&p),
+        Err(SnapshotError::WrongKind { .. })
+    ));
     for f in [path, bad_path, p] {
         std::fs::remove_file(f).unwrap();
     }
@@ -248,7 +303,11 @@ fn crc32(b: &[u8]) -> u32 {
     for &x in b {
         c ^= u32::from(x);
         for _ in 0..8 {
-            c = if c & 1 == 1 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
+            c = if c & 1 == 1 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
         }
     }
     !c

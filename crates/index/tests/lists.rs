@@ -22,7 +22,11 @@ fn read_all(text: &str, opts: ReadOptions) -> (Vec<ListEntry>, Vec<ListError>) {
 
 #[test]
 fn hex_lines_infer_md5_and_sha1_and_refuse_ambiguous_64() {
-    let text = format!("# comment\n{MD5}\n\n{}\n{SHA256}\nnothex{}\n  {MD5}  \r\n", SHA1.to_uppercase(), &MD5[6..]);
+    let text = format!(
+        "# comment\n{MD5}\n\n{}\n{SHA256}\nnothex{}\n  {MD5}  \r\n",
+        SHA1.to_uppercase(),
+        &MD5[6..]
+    );
     let (ok, bad) = read_all(&text, ReadOptions::default());
     assert_eq!(ok.len(), 3);
     assert_eq!(ok[0].signal.kind(), SignalKind::Md5);
@@ -31,27 +35,50 @@ fn hex_lines_infer_md5_and_sha1_and_refuse_ambiguous_64() {
     assert_eq!(ok[1].line, 4);
     assert_eq!(ok[2].line, 7);
     assert_eq!(bad.len(), 2);
-    assert_eq!((bad[0].line, &bad[0].kind), (5, &ListErrorKind::Ambiguous64));
+    assert_eq!(
+        (bad[0].line, &bad[0].kind),
+        (5, &ListErrorKind::Ambiguous64)
+    );
     assert_eq!(bad[1].line, 6);
     assert!(matches!(bad[1].kind, ListErrorKind::BadHex { .. }));
 }
 
 #[test]
 fn hex_lines_with_type_hint_or_prefix() {
-    let opts = ReadOptions { kind: Some(SignalKind::Pdq), ..Default::default() };
+    let opts = ReadOptions {
+        kind: Some(SignalKind::Pdq),
+        ..Default::default()
+    };
     let (ok, bad) = read_all(&format!("{PDQ}\npdq {PDQ}\nsha256 {SHA256}\n{MD5}\n"), opts);
     assert_eq!(ok.len(), 2);
     assert_eq!(ok[0].signal, Signal::Pdq(PDQ.parse::<Hash256>().unwrap()));
     assert_eq!(bad.len(), 2);
     assert_eq!(bad[0].line, 3);
     assert!(matches!(bad[0].kind, ListErrorKind::TypeMismatch { .. }));
-    assert!(matches!(bad[1].kind, ListErrorKind::WrongLength { expected: 64, len: 32, .. }));
+    assert!(matches!(
+        bad[1].kind,
+        ListErrorKind::WrongLength {
+            expected: 64,
+            len: 32,
+            ..
+        }
+    ));
 
     // python-threatexchange local-file format: `signal_type signal`, no hint needed.
-    let text = format!("pdq {PDQ}\nvideo_md5 {MD5}\nsha256 {SHA256}\nphotodna AAAA+/==\nurl example.com\npdq {PDQ} extra\n");
+    let text = format!(
+        "pdq {PDQ}\nvideo_md5 {MD5}\nsha256 {SHA256}\nphotodna AAAA+/==\nurl example.com\npdq {PDQ} extra\n"
+    );
     let (ok, bad) = read_all(&text, ReadOptions::default());
     let kinds: Vec<SignalKind> = ok.iter().map(|e| e.signal.kind()).collect();
-    assert_eq!(kinds, vec![SignalKind::Pdq, SignalKind::Md5, SignalKind::Sha256, SignalKind::PhotoDna]);
+    assert_eq!(
+        kinds,
+        vec![
+            SignalKind::Pdq,
+            SignalKind::Md5,
+            SignalKind::Sha256,
+            SignalKind::PhotoDna
+        ]
+    );
     assert!(!ok[3].signal.is_matchable());
     assert_eq!(bad.iter().map(|e| e.line).collect::<Vec<_>>(), vec![5, 6]);
     assert!(matches!(bad[0].kind, ListErrorKind::UnknownType(_)));
@@ -77,13 +104,19 @@ fn csv_with_header_and_optional_columns() {
     assert_eq!(ok[0].line, 2);
     assert_eq!(ok[1].category, None);
     assert_eq!(ok[2].source.as_deref(), Some("quoted, source"));
-    assert_eq!(bad.iter().map(|e| e.line).collect::<Vec<_>>(), vec![5, 6, 7]);
+    assert_eq!(
+        bad.iter().map(|e| e.line).collect::<Vec<_>>(),
+        vec![5, 6, 7]
+    );
     assert!(matches!(bad[0].kind, ListErrorKind::WrongLength { .. }));
     assert!(matches!(bad[1].kind, ListErrorKind::UnknownType(_)));
     assert_eq!(bad[2].kind, ListErrorKind::MissingField("signal_type"));
 
     // Columns in another order, only the two required ones.
-    let (ok, bad) = read_all(&format!("signal,signal_type\n{SHA256},sha256\n"), ReadOptions::default());
+    let (ok, bad) = read_all(
+        &format!("signal,signal_type\n{SHA256},sha256\n"),
+        ReadOptions::default(),
+    );
     assert!(bad.is_empty());
     assert_eq!(ok[0].signal.kind(), SignalKind::Sha256);
 }
@@ -103,7 +136,10 @@ fn threatexchange_dataset_csv() {
     assert_eq!(ok[0].category.as_deref(), Some("POSITIVE_CLASS"));
     assert_eq!(ok[1].signal.kind(), SignalKind::Md5);
     // HMA-style signal_type,signal_value.
-    let (ok, bad) = read_all(&format!("signal_type,signal_value\npdq,{PDQ}\n"), ReadOptions::default());
+    let (ok, bad) = read_all(
+        &format!("signal_type,signal_value\npdq,{PDQ}\n"),
+        ReadOptions::default(),
+    );
     assert!(bad.is_empty());
     assert_eq!(ok[0].signal.kind(), SignalKind::Pdq);
 }
@@ -120,8 +156,10 @@ fn ncmec_iwf_style_columns_with_photodna() {
         &MD5[2..]
     );
     let (ok, bad) = read_all(&text, ReadOptions::default());
-    let got: Vec<(SignalKind, u64, Option<&str>)> =
-        ok.iter().map(|e| (e.signal.kind(), e.line, e.category.as_deref())).collect();
+    let got: Vec<(SignalKind, u64, Option<&str>)> = ok
+        .iter()
+        .map(|e| (e.signal.kind(), e.line, e.category.as_deref()))
+        .collect();
     assert_eq!(
         got,
         vec![
@@ -140,7 +178,13 @@ fn ncmec_iwf_style_columns_with_photodna() {
 
 #[test]
 fn unknown_header_is_one_error() {
-    let (ok, bad) = read_all("foo,bar\n1,2\n", ReadOptions { format: ListFormat::Csv, kind: None });
+    let (ok, bad) = read_all(
+        "foo,bar\n1,2\n",
+        ReadOptions {
+            format: ListFormat::Csv,
+            kind: None,
+        },
+    );
     assert!(ok.is_empty());
     assert_eq!(bad.len(), 1);
     assert!(matches!(bad[0].kind, ListErrorKind::UnknownHeader(_)));
@@ -160,7 +204,14 @@ fn export_round_trips_and_progress_counts_bytes() {
     let out = String::from_utf8(w.finish().unwrap()).unwrap();
     let (again, bad) = read_all(&out, ReadOptions::default());
     assert!(bad.is_empty());
-    let strip = |v: &[ListEntry]| v.iter().map(|e| ListEntry { line: 0, ..e.clone() }).collect::<Vec<_>>();
+    let strip = |v: &[ListEntry]| {
+        v.iter()
+            .map(|e| ListEntry {
+                line: 0,
+                ..e.clone()
+            })
+            .collect::<Vec<_>>()
+    };
     assert_eq!(strip(&again), strip(&ok));
 
     // Progress: the last report is the full size; streaming a large input works.
@@ -186,12 +237,21 @@ fn over_long_and_non_utf8_lines_are_reported_and_skipped() {
     data.extend_from_slice(format!("{SHA1}\n").as_bytes());
     let mut ok = 0;
     let mut bad = Vec::new();
-    for r in read_list(&data[..], ReadOptions { format: ListFormat::HexLines, kind: None }) {
+    for r in read_list(
+        &data[..],
+        ReadOptions {
+            format: ListFormat::HexLines,
+            kind: None,
+        },
+    ) {
         match r {
             Ok(_) => ok += 1,
             Err(e) => bad.push((e.line, e.kind)),
         }
     }
     assert_eq!(ok, 2);
-    assert_eq!(bad, vec![(2, ListErrorKind::LineTooLong), (3, ListErrorKind::NotUtf8)]);
+    assert_eq!(
+        bad,
+        vec![(2, ListErrorKind::LineTooLong), (3, ListErrorKind::NotUtf8)]
+    );
 }

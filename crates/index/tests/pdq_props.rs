@@ -31,7 +31,10 @@ fn brute(entries: &[(u32, Hash256)], removed: &[u32], q: &Hash256, r: u32) -> Ve
     let mut v: Vec<PdqMatch> = entries
         .iter()
         .filter(|(id, _)| !removed.contains(id))
-        .map(|(id, h)| PdqMatch { id: *id, distance: h.distance(q) })
+        .map(|(id, h)| PdqMatch {
+            id: *id,
+            distance: h.distance(q),
+        })
         .filter(|m| m.distance <= r)
         .collect();
     v.sort_unstable_by_key(|m| (m.distance, m.id));
@@ -43,7 +46,9 @@ fn brute(entries: &[(u32, Hash256)], removed: &[u32], q: &Hash256, r: u32) -> Ve
 fn dataset(seed: u64, n: usize, clustered: bool) -> Vec<(u32, Hash256)> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut out = Vec::with_capacity(n);
-    let centres: Vec<Hash256> = (0..(n / 20).max(1)).map(|_| random_hash(&mut rng)).collect();
+    let centres: Vec<Hash256> = (0..(n / 20).max(1))
+        .map(|_| random_hash(&mut rng))
+        .collect();
     let mut id = 0u32;
     while out.len() < n {
         let h = if clustered {
@@ -69,7 +74,14 @@ fn queries(seed: u64, entries: &[(u32, Hash256)], r: u32) -> Vec<Hash256> {
     let mut qs = Vec::new();
     for _ in 0..12 {
         let (_, h) = entries[rng.random_range(0..entries.len())];
-        for d in [0usize, 1, r.saturating_sub(1) as usize, r as usize, r as usize + 1, rng.random_range(0..=64)] {
+        for d in [
+            0usize,
+            1,
+            r.saturating_sub(1) as usize,
+            r as usize,
+            r as usize + 1,
+            rng.random_range(0..=64),
+        ] {
             qs.push(flip(&mut rng, &h, d.min(256)));
         }
         qs.push(random_hash(&mut rng));
@@ -77,7 +89,13 @@ fn queries(seed: u64, entries: &[(u32, Hash256)], r: u32) -> Vec<Hash256> {
     qs
 }
 
-fn check(idx: &PdqIndex, entries: &[(u32, Hash256)], removed: &[u32], qs: &[Hash256], radii: &[u32]) {
+fn check(
+    idx: &PdqIndex,
+    entries: &[(u32, Hash256)],
+    removed: &[u32],
+    qs: &[Hash256],
+    radii: &[u32],
+) {
     for q in qs {
         for &r in radii {
             let want = brute(entries, removed, q, r);
@@ -148,7 +166,10 @@ fn duplicates_removals_and_adds() {
     assert_eq!(idx.stats().removed, 0);
     check(&idx, &present, &removed, &qs, &RADII);
     assert_eq!(idx.get(removed[0]), None);
-    let (kid, kh) = present.iter().find(|(id, _)| !removed.contains(id)).unwrap();
+    let (kid, kh) = present
+        .iter()
+        .find(|(id, _)| !removed.contains(id))
+        .unwrap();
     assert_eq!(idx.get(*kid), Some(*kh));
 }
 
@@ -183,7 +204,8 @@ fn dihedral_query_reports_min_distance_and_variant() {
             *e = (*e).min(m.distance);
         }
     }
-    let mine: std::collections::BTreeMap<u32, u32> = got.iter().map(|m| (m.id, m.distance)).collect();
+    let mine: std::collections::BTreeMap<u32, u32> =
+        got.iter().map(|m| (m.id, m.distance)).collect();
     assert_eq!(mine, union);
 }
 
@@ -206,6 +228,12 @@ fn large_radii_are_exact_via_scan() {
     let entries = dataset(21, 3000, true);
     let idx = PdqIndex::build(entries.clone()).unwrap();
     let qs = queries(21, &entries, 100);
-    check(&idx, &entries, &[], &qs[..10], &[96, 128, 200, 255, 256, 300]);
+    check(
+        &idx,
+        &entries,
+        &[],
+        &qs[..10],
+        &[96, 128, 200, 255, 256, 300],
+    );
     assert_eq!(idx.query(&qs[0], 256).len(), entries.len());
 }
