@@ -82,23 +82,28 @@ pub fn run(args: HashArgs) -> anyhow::Result<ExitCode> {
     Ok(if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-/// Hashes one file with this thread's reusable hasher.
+/// Hashes one file and shapes it for printing.
 pub fn hash_path(path: &Path, dihedral: bool) -> Result<HashRecord, String> {
+    let h = hash_file(path, dihedral)?;
+    Ok(HashRecord {
+        path: path.display().to_string(),
+        width: h.width,
+        height: h.height,
+        quality: h.quality,
+        pdq: h.pdq.to_hex(),
+        md5: h.digests.md5_hex(),
+        sha1: h.digests.sha1_hex(),
+        sha256: h.digests.sha256_hex(),
+        pdq_dihedral: h.dihedral.map(|d| d.iter().map(|x| x.to_hex()).collect()),
+    })
+}
+
+/// Hashes one file with this thread's reusable hasher (decode limits included).
+pub fn hash_file(path: &Path, dihedral: bool) -> Result<media::MediaHashes, String> {
     HASHER.with(|cell| {
         let mut hasher = cell.borrow_mut();
         let bytes = read_capped(path, hasher.limits().max_input_bytes).map_err(|e| format!("{e:#}"))?;
-        let h = hasher.hash_bytes(&bytes, dihedral).map_err(|e| e.to_string())?;
-        Ok(HashRecord {
-            path: path.display().to_string(),
-            width: h.width,
-            height: h.height,
-            quality: h.quality,
-            pdq: h.pdq.to_hex(),
-            md5: h.digests.md5_hex(),
-            sha1: h.digests.sha1_hex(),
-            sha256: h.digests.sha256_hex(),
-            pdq_dihedral: h.dihedral.map(|d| d.iter().map(|x| x.to_hex()).collect()),
-        })
+        hasher.hash_bytes(&bytes, dihedral).map_err(|e| e.to_string())
     })
 }
 
