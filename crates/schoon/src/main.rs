@@ -22,6 +22,11 @@ struct Cli {
 enum Command {
     /// Hash image files: PDQ (with quality) plus MD5, SHA-1 and SHA-256.
     Hash(cmd::hash::HashArgs),
+    /// Build or inspect a match-index snapshot from hash-list files.
+    #[command(subcommand)]
+    Index(cmd::index::IndexCommand),
+    /// Hash files (or read hashes from stdin) and match them against an index snapshot.
+    Match(cmd::matching::MatchArgs),
     /// Run the hash-check service (API, admin API, metrics) on a data directory.
     Serve(cmd::serve::ServeArgs),
     /// Manage tenants, organisations, keys and hash lists directly on a data directory.
