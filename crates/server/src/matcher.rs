@@ -14,47 +14,14 @@
 //! versions every `matcher.poll_interval_ms` (the staleness bound).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, RwLock};
 
 use arc_swap::ArcSwap;
-use index::PdqIndex;
+use index::{Md5Set, PdqIndex, Sha1Set, Sha256Set};
 use pdq::Hash256;
 use schoon_core::{Category, EntryId, HashList, ListId, ListKind, SignalValue, TenantId, policy};
 use store::{Snapshot, Store, StoreResult};
 use tokio::sync::Mutex;
-
-/// A cheap hasher for digest keys: the values are already uniformly random, so mixing the
-/// written words is enough (SipHash would cost more than the look-up).
-#[derive(Default, Clone, Copy)]
-pub struct DigestHasher(u64);
-
-impl Hasher for DigestHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(b))
-                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.write(&[i]);
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.write(&(i as u64).to_le_bytes());
-    }
-    fn write_isize(&mut self, i: isize) {
-        self.write(&(i as u64).to_le_bytes());
-    }
-}
-
-type DigestMap = HashMap<SignalValue, u32, BuildHasherDefault<DigestHasher>>;
-
-const NONE: u32 = u32::MAX;
 
 /// A list as the matcher needs it.
 #[derive(Debug, Clone)]
@@ -77,8 +44,6 @@ struct EntryMeta {
     id: EntryId,
     list: u32,
     category: Category,
-    /// Next position with the same exact value (another list), or `NONE`.
-    next: u32,
 }
 
 /// One matching entry.
@@ -118,7 +83,9 @@ pub struct TenantMatcher {
     pub version: i64,
     lists: Vec<ListInfo>,
     entries: Vec<EntryMeta>,
-    exact: DigestMap,
+    md5: Md5Set,
+    sha1: Sha1Set,
+    sha256: Sha256Set,
     pdq: PdqIndex,
     max_radius: u32,
 }
@@ -130,7 +97,9 @@ impl TenantMatcher {
             version: -1,
             lists: Vec::new(),
             entries: Vec::new(),
-            exact: DigestMap::default(),
+            md5: Md5Set::new(),
+            sha1: Sha1Set::new(),
+            sha256: Sha256Set::new(),
             pdq: PdqIndex::new(),
             max_radius: 0,
         }
@@ -146,8 +115,8 @@ impl TenantMatcher {
             .collect();
         let max_radius = lists.iter().map(|l| l.pdq_radius).max().unwrap_or(0);
         let mut entries = Vec::with_capacity(snap.entries.len());
-        let mut exact = DigestMap::default();
-        let mut pdq_entries = Vec::new();
+        let (mut md5, mut sha1, mut sha256, mut pdq_entries) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for e in &snap.entries {
             let Some(&list) = list_pos.get(&e.list_id) else {
                 continue;
@@ -157,23 +126,27 @@ impl TenantMatcher {
                 id: e.id,
                 list,
                 category: e.category,
-                next: NONE,
             });
             match e.value {
                 SignalValue::Pdq(bytes) => pdq_entries.push((pos, Hash256::from_bytes(bytes))),
-                v => {
-                    if let Some(prev) = exact.insert(v, pos) {
-                        entries[pos as usize].next = prev;
-                    }
-                }
+                SignalValue::Md5(b) => md5.push((b, pos)),
+                SignalValue::Sha1(b) => sha1.push((b, pos)),
+                SignalValue::Sha256(b) => sha256.push((b, pos)),
             }
         }
         let pdq = PdqIndex::build(pdq_entries)?;
+        let (md5, sha1, sha256) = (
+            Md5Set::build(md5),
+            Sha1Set::build(sha1),
+            Sha256Set::build(sha256),
+        );
         Ok(TenantMatcher {
             version: snap.version,
             lists,
             entries,
-            exact,
+            md5,
+            sha1,
+            sha256,
             pdq,
             max_radius,
         })
@@ -245,13 +218,17 @@ impl TenantMatcher {
                     .map(|(l, _)| l.clone())
                     .collect();
             }
-            v => {
-                let mut pos = self.exact.get(v).copied().unwrap_or(NONE);
-                while pos != NONE {
+            exact => {
+                let positions = match exact {
+                    SignalValue::Md5(b) => self.md5.lookup(b),
+                    SignalValue::Sha1(b) => self.sha1.lookup(b),
+                    SignalValue::Sha256(b) => self.sha256.lookup(b),
+                    SignalValue::Pdq(_) => Vec::new(),
+                };
+                for pos in positions {
                     if let Some((r, _)) = self.match_ref(pos, 0) {
                         push(r);
                     }
-                    pos = self.entries.get(pos as usize).map_or(NONE, |e| e.next);
                 }
             }
         }

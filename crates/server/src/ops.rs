@@ -7,7 +7,7 @@ use schoon_core::{ApiKey, KeyRole, ListId, OrgId};
 use store::{Actor, ImportSummary, NewApiKey, Store, StoreError};
 
 use crate::listfile::{self, ParseOptions};
-use crate::problem::{ItemError, Problem};
+use crate::problem::Problem;
 
 /// A fresh random credential (64-bit id, 256-bit secret).
 pub fn generate_credential() -> Credential {
@@ -122,21 +122,7 @@ pub async fn import_list_file(
         .list(list_id)
         .await?
         .ok_or_else(|| Problem::not_found(format!("list {list_id} not found")))?;
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1;
-        Problem::bad_request("the list file is not UTF-8 text; nothing was imported").with_errors(
-            vec![ItemError {
-                index: None,
-                line: Some(line),
-                detail: "invalid UTF-8".into(),
-            }],
-        )
-    })?;
-    let parsed = listfile::parse(text, opts).map_err(|(errors, total)| {
+    let parsed = listfile::parse(bytes, opts).map_err(|(errors, total)| {
         Problem::new(
             axum::http::StatusCode::BAD_REQUEST,
             "invalid-list-file",
