@@ -6,7 +6,8 @@
 # Traffic goes to 127.0.0.1 only; every phase is bounded in time. Output: bench/out/hashcheck-*/.
 #
 # Env: N (entries, default 1000000), DURATION (s per phase, default 15), RATE (default 2000),
-#      CONCURRENCY (batch workers, default 2), BATCH (default 1000), SKIP_BUILD=1.
+#      CONCURRENCY (batch workers, default 2), BATCH (default 1000), SKIP_BUILD=1,
+#      CARGO_TARGET_DIR (where the release binaries are).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 N=${N:-1000000}
@@ -19,8 +20,9 @@ if [[ -z "${SKIP_BUILD:-}" ]]; then
     cargo build --release -q -p schoon
     cargo build --release -q -p server --example hashcheck_load
 fi
-BIN=$ROOT/target/release/schoon
-LOAD=$ROOT/target/release/examples/hashcheck_load
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN=$TARGET/release/schoon
+LOAD=$TARGET/release/examples/hashcheck_load
 OUT=$ROOT/bench/out/hashcheck-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$OUT"
 SERVER_PID=""
