@@ -14,6 +14,15 @@ pub enum TimeoutKind {
     Total,
 }
 
+impl std::fmt::Display for TimeoutKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Connect => "connect",
+            Self::Total => "whole-fetch",
+        })
+    }
+}
+
 /// Why a fetch failed. Messages never contain the URL path or the body (callers know the URL;
 /// logs must not learn it).
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +79,7 @@ pub enum FetchError {
         limit: u64,
     },
     /// A time limit ran out.
-    #[error("{kind:?} timeout after {limit:?}")]
+    #[error("{kind} timeout after {limit:?}")]
     Timeout {
         /// Which limit.
         kind: TimeoutKind,

@@ -593,6 +593,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn builds_outside_a_runtime_with_the_system_resolver() {
+        // CLI code builds its fetcher before entering tokio; that must not panic.
+        let f = Fetcher::new(FetchPolicy::new()).expect("default policy builds");
+        let url: Url = "http://0x7f.1/".parse().expect("url");
+        assert!(matches!(
+            f.check_url(&url),
+            Err(FetchError::Blocked {
+                reason: crate::BlockReason::Loopback,
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn truncate_on_char_boundary() {
         assert_eq!(truncate("héllo", 2), "h");
         assert_eq!(truncate("abc", 5), "abc");

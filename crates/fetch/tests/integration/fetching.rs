@@ -623,3 +623,85 @@ pub fn urlencode(s: &str) -> String {
     }
     out
 }
+
+/// Throughput numbers for the report; run with
+/// `cargo test --release -p fetch --test integration measure -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement, not a check"]
+async fn measure_throughput() {
+    // Extraction: a 1.1 MiB page with 5 000 images (half lazy) and 5 000 plain links.
+    let mut html = String::from("<html><body>");
+    for i in 0..5_000 {
+        html.push_str(&format!(
+            "<div class=\"card\"><img src=\"/i/{i}.jpg\" data-src=\"/l/{i}.webp\" alt=\"photo number {i}\">\
+             <a href=\"/p/{i}.html\">page {i}</a></div>\n"
+        ));
+    }
+    html.push_str("</body></html>");
+    let doc: Url = "http://site.test/".parse().expect("url");
+    let opts = ExtractOptions {
+        max_items: 20_000,
+        ..ExtractOptions::default()
+    };
+    let rounds = 20;
+    let started = Instant::now();
+    let mut n = 0;
+    for _ in 0..rounds {
+        n = fetch::extract_media(html.as_bytes(), &doc, &opts)
+            .items
+            .len();
+    }
+    let per = started.elapsed() / rounds;
+    eprintln!(
+        "extract: {} KiB page, {n} items, {per:?} per page, {:.0} MiB/s",
+        html.len() / 1024,
+        html.len() as f64 / per.as_secs_f64() / (1024.0 * 1024.0)
+    );
+
+    // The same amount of markup without any media reference: the parser's own cost.
+    let plain = html
+        .replace("<img src=", "<span data-x=")
+        .replace("<a href=\"/p/", "<b title=\"/p/");
+    let started = Instant::now();
+    for _ in 0..rounds {
+        assert!(
+            fetch::extract_media(plain.as_bytes(), &doc, &opts)
+                .items
+                .is_empty()
+        );
+    }
+    let per = started.elapsed() / rounds;
+    eprintln!(
+        "parse only: {} KiB page, {per:?} per page, {:.0} MiB/s",
+        plain.len() / 1024,
+        plain.len() as f64 / per.as_secs_f64() / (1024.0 * 1024.0)
+    );
+
+    // Fetching: sequential GETs of a 361 KiB JPEG over loopback (connection reused).
+    let server = TestServer::start("127.0.0.1").await;
+    let f = fetcher(loopback_policy("127.0.0.1"));
+    let url = server.url("/img/bridge.jpg");
+    f.fetch(&url).await.expect("warm up");
+    let count = 300;
+    let started = Instant::now();
+    for _ in 0..count {
+        let got = f.fetch(&url).await.expect("image");
+        assert_eq!(got.sniffed_type, SniffedType::Jpeg);
+    }
+    let took = started.elapsed();
+    eprintln!(
+        "fetch: {count} x 361 KiB JPEG in {took:?}: {:.0} req/s, {:?} per request",
+        f64::from(count) / took.as_secs_f64(),
+        took / count
+    );
+
+    // Refusals: how fast a blocked URL is turned away (no network).
+    let blocked: Url = "http://169.254.169.254/latest/meta-data/"
+        .parse()
+        .expect("url");
+    let started = Instant::now();
+    for _ in 0..10_000 {
+        assert!(f.fetch(&blocked).await.is_err());
+    }
+    eprintln!("blocked: {:?} per refusal", started.elapsed() / 10_000);
+}
