@@ -21,8 +21,9 @@ if [[ -z "${SKIP_BUILD:-}" ]]; then
     cargo build --release -q -p server --example hashcheck_load
 fi
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-BIN=$TARGET/release/schoon
-LOAD=$TARGET/release/examples/hashcheck_load
+PROFILE=${PROFILE:-release}
+BIN=$TARGET/$PROFILE/schoon
+LOAD=$TARGET/$PROFILE/examples/hashcheck_load
 OUT=$ROOT/bench/out/hashcheck-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$OUT"
 SERVER_PID=""
