@@ -2,6 +2,7 @@
 //! non-loopback destination in these tests must be refused before a connection is attempted.
 
 mod fetching;
+mod socks;
 mod ssrf;
 mod support;
 mod tls;
