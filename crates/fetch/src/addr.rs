@@ -2,7 +2,7 @@
 //!
 //! [`classify`] is the built-in deny rule: it knows the special-purpose ranges of the IANA IPv4 and
 //! IPv6 registries that must never be reached from a fetch of an untrusted URL (our own machine, our
-//! own network, cloud metadata services, multicast …). [`AddrPolicy`] layers an operator's explicit
+//! own network, cloud metadata services, multicast …). The fetcher layers an operator's explicit
 //! deny and allow lists on top (tests use the allow list to reach a server on loopback).
 //!
 //! IPv6 is judged by an allow rule first: only global unicast (`2000::/3`) is reachable, with a few

@@ -16,7 +16,7 @@
 //!   link-local `fe80::/10`, site-local `fec0::/10`, and everything outside IPv6 global unicast.
 //!   IPv6 addresses that carry an IPv4 address are judged by that address (IPv4-mapped,
 //!   NAT64 `64:ff9b::/96`, 6to4 `2002::/16`); Teredo and IPv4-compatible addresses are refused.
-//!   See [`addr`] and [`BlockReason`].
+//!   See [`mod@addr`] and [`BlockReason`].
 //! * **The address checked is the address connected to.** The resolver is installed into the HTTP
 //!   client, and the checked addresses are exactly the ones the connector dials; there is no
 //!   second lookup, so DNS rebinding cannot swap in a private address. IP-literal hosts (in any
@@ -47,9 +47,9 @@
 //!
 //! # Also here
 //!
-//! * [`sniff`]: the content type from the bytes ([`SniffedType`]), next to the declared one.
-//! * [`extract`]: media URLs on an HTML page ([`extract_media`], [`media_items`]).
-//! * [`normalize`]: one spelling per URL plus its registrable domain ([`normalize()`]).
+//! * [`mod@sniff`]: the content type from the bytes ([`SniffedType`]), next to the declared one.
+//! * [`mod@extract`]: media URLs on an HTML page ([`extract_media`], [`media_items`]).
+//! * [`mod@normalize`]: one spelling per URL plus its registrable domain ([`normalize()`]).
 //!
 //! # Example
 //!
