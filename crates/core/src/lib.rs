@@ -9,6 +9,7 @@ pub mod apikey;
 pub mod audit;
 pub mod model;
 pub mod policy;
+pub mod report;
 pub mod signal;
 
 pub use model::*;
