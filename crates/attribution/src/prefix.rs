@@ -208,27 +208,36 @@ impl Key for u128 {
     }
 }
 
-/// The shortest prefix length whose block around `ip` fits in `[start, end]`.
+/// The shortest prefix length whose block around `ip` fits in `[start, end]`. Fitting is
+/// monotone in the length (a longer prefix is a sub-block), so a binary search over the
+/// lengths takes at most 8 steps.
 fn largest_block<K: Key>(ip: K, start: K, end: K) -> Option<u8> {
     if ip < start || ip > end {
         return None;
     }
     let (ip, start, end) = (ip.to_u128(), start.to_u128(), end.to_u128());
-    let shift = 128 - u32::from(K::BITS);
-    for len in 0..=K::BITS {
-        let host_bits = u32::from(K::BITS - len);
+    let bits = u32::from(K::BITS);
+    let fits = |len: u32| {
+        let host_bits = bits - len;
         let mask = if host_bits == 0 {
             0
         } else {
-            (u128::MAX >> shift) >> (u32::from(K::BITS) - host_bits)
+            u128::MAX >> (128 - host_bits)
         };
-        let lo = ip & !mask & (u128::MAX >> shift);
-        let hi = lo | mask;
-        if lo >= start && hi <= end {
-            return Some(len);
+        let lo = ip & !mask;
+        lo >= start && (lo | mask) <= end
+    };
+    // fits(bits) always holds (the single address is inside); find the smallest that fits.
+    let (mut lo, mut hi) = (0u32, bits);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if fits(mid) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
         }
     }
-    None
+    u8::try_from(lo).ok()
 }
 
 #[cfg(test)]

@@ -34,6 +34,9 @@ pub(crate) struct Family<K> {
     ranges: Vec<RawRange<K>>,
     /// Disjoint, sorted; `None` when `ranges` is itself disjoint.
     segments: Option<Vec<Segment<K>>>,
+    /// The start addresses of whichever list is searched, packed densely: the binary search
+    /// touches only this array (4 bytes per IPv4 entry), which keeps it cache-friendly.
+    starts: Vec<K>,
 }
 
 impl<K: Key> Default for Family<K> {
@@ -41,6 +44,7 @@ impl<K: Key> Default for Family<K> {
         Self {
             ranges: Vec::new(),
             segments: None,
+            starts: Vec::new(),
         }
     }
 }
@@ -58,8 +62,10 @@ impl<K: Key> Family<K> {
         });
         let disjoint = indexed.windows(2).all(|w| w[0].1.end < w[1].1.start);
         if disjoint {
+            let ranges: Vec<RawRange<K>> = indexed.into_iter().map(|(_, r)| r).collect();
             return Self {
-                ranges: indexed.into_iter().map(|(_, r)| r).collect(),
+                starts: ranges.iter().map(|r| r.start).collect(),
+                ranges,
                 segments: None,
             };
         }
@@ -68,6 +74,7 @@ impl<K: Key> Family<K> {
         let ranges: Vec<RawRange<K>> = indexed.into_iter().map(|(_, r)| r).collect();
         let segments = flatten(&ranges, &ranks);
         Self {
+            starts: segments.iter().map(|s| s.start).collect(),
             ranges,
             segments: Some(segments),
         }
@@ -85,15 +92,14 @@ impl<K: Key> Family<K> {
 
     /// The winning range for `ip`.
     pub(crate) fn lookup(&self, ip: K) -> Option<&RawRange<K>> {
+        let i = self.starts.partition_point(|&s| s <= ip).checked_sub(1)?;
         match &self.segments {
             None => {
-                let i = self.ranges.partition_point(|r| r.start <= ip);
-                let r = self.ranges.get(i.checked_sub(1)?)?;
+                let r = self.ranges.get(i)?;
                 (r.end >= ip).then_some(r)
             }
             Some(segs) => {
-                let i = segs.partition_point(|s| s.start <= ip);
-                let s = segs.get(i.checked_sub(1)?)?;
+                let s = segs.get(i)?;
                 if s.end >= ip {
                     self.ranges.get(s.range as usize)
                 } else {
