@@ -46,7 +46,8 @@ pub fn decode_rgb8(bytes: &[u8], limits: &Limits) -> Result<RgbImage, MediaError
 }
 
 /// Like [`decode_rgb8`], but decodes into `buf` (cleared first), so a caller decoding many
-/// images reuses one allocation. On success `buf.len() == width * height * 3`.
+/// images reuses one allocation. On success `buf.len() == width * height * 3`; on error its
+/// contents are unspecified.
 pub fn decode_rgb8_into(
     bytes: &[u8],
     limits: &Limits,
@@ -124,10 +125,10 @@ pub fn decode_rgb8_into(
     })?;
     let orientation = orientation(&mut decoder, format);
 
-    // check_size bounds width * height by max_pixels (a u64), so these cannot overflow in
-    // u64; the conversion to usize can fail only on 32-bit targets with huge limits.
+    // `n` fits in u64 (two u32 factors); `needed` saturates, which only matters with
+    // limits near u64::MAX. The usize conversions can fail only on 32-bit targets.
     let n = u64::from(width) * u64::from(height);
-    let needed = n * bpp.max(3) as u64;
+    let needed = n.saturating_mul(bpp.max(3) as u64);
     if needed > limits.max_alloc {
         return Err(MediaError::AllocationLimit {
             needed: Some(needed),
@@ -169,7 +170,7 @@ pub fn decode_rgb8_into(
     })
 }
 
-/// Refuses zero-sized, too wide/high and too many-pixel images.
+/// Refuses images with a side over `max_dimension` or more than `max_pixels` pixels.
 fn check_size(width: u32, height: u32, limits: &Limits) -> Result<(), MediaError> {
     if width > limits.max_dimension || height > limits.max_dimension {
         return Err(MediaError::DimensionTooLarge {

@@ -49,18 +49,6 @@ impl Limits {
     /// 1 GiB.
     pub const DEFAULT_MAX_ALLOC: u64 = 1024 * 1024 * 1024;
 
-    /// Limits with nothing allowed beyond `u32::MAX` sides and `u64::MAX` bytes: only for
-    /// trusted input in tests and tools.
-    pub fn unlimited() -> Self {
-        Limits {
-            max_input_bytes: u64::MAX,
-            max_pixels: u64::MAX,
-            max_dimension: u32::MAX,
-            max_alloc: u64::MAX,
-            max_decode_time: None,
-        }
-    }
-
     pub(crate) fn to_image(&self) -> image::Limits {
         let mut l = image::Limits::no_limits();
         l.max_image_width = Some(self.max_dimension);
