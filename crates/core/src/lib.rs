@@ -7,6 +7,7 @@
 
 pub mod apikey;
 pub mod audit;
+pub mod hit;
 pub mod model;
 pub mod policy;
 pub mod report;
