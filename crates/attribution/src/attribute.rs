@@ -368,6 +368,7 @@ impl Attributor {
                     Err(e) => problems.push(format!("DNS origin {h}: {e}")),
                 }
             }
+            origins.sort_by_key(|i| (i.is_ipv6(), *i));
             origins.dedup();
             for ip in origins.into_iter().take(self.max_ips) {
                 ips.push(self.table_facts(ip, IpRole::Origin));

@@ -124,6 +124,10 @@ impl MmdbAsn {
 impl AsnLookup for MmdbAsn {
     fn lookup_asn(&self, ip: IpAddr) -> Result<Option<AsnHit>, AsnError> {
         let ip = ip.to_canonical();
+        if ip.is_ipv6() && self.reader.metadata().ip_version == 4 {
+            // An IPv4-only database simply knows nothing about IPv6.
+            return Ok(None);
+        }
         let result = self
             .reader
             .lookup(ip)

@@ -34,6 +34,7 @@ fn dns() -> StaticResolver {
         .with("cdn.example-shop.com", [ip("192.0.2.10")])
         .with("cdn2.example-shop.com", [ip("192.0.2.11")])
         .with("foo.blogspot.com", [ip("198.51.100.8")])
+        .with("origin.example-shop.com", [ip("203.0.113.50")])
 }
 
 struct Setup {
@@ -413,4 +414,42 @@ async fn invalid_urls_are_errors() {
             .is_err()
     );
     assert!(s.attributor.attribute("   ").await.is_err());
+}
+
+#[tokio::test]
+async fn proxy_rule_with_origin_host_and_proxy_contact() {
+    let mut rule = Rule::domain("example-shop.com");
+    rule.proxy = Some(ProxyRule {
+        proxy: Some(RuleContact {
+            organisation: "ExampleCDN (trust & safety)".into(),
+            abuse_email: Some("origin-requests@examplecdn.test".into()),
+            country: None,
+        }),
+        origin_ips: vec![],
+        origin_host: Some("origin.example-shop.com".into()),
+    });
+    let s = setup(RuleSet::new().with(rule)).await;
+    let a = attribute(&s, "https://cdn.example-shop.com/x.jpg").await;
+    let cdn = a.cdn.as_ref().expect("cdn");
+    assert_eq!(cdn.source, Source::Rule);
+    assert_eq!(
+        cdn.abuse_email.as_deref(),
+        Some("origin-requests@examplecdn.test")
+    );
+    assert_eq!(
+        s.srv.hits("/arin/ip/192.0.2.10"),
+        0,
+        "proxy contact given: CDN address not asked"
+    );
+    let origin = a
+        .ips
+        .iter()
+        .find(|i| i.role == IpRole::Origin)
+        .expect("origin");
+    assert_eq!(origin.ip, ip("203.0.113.50"));
+    assert_eq!(
+        a.hoster.as_ref().and_then(|h| h.organisation.as_deref()),
+        Some("Acme Cloud Inc.")
+    );
+    assert!(a.needs_contact.is_empty(), "{:?}", a.needs_contact);
 }
