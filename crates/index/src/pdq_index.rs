@@ -353,10 +353,31 @@ impl PdqIndex {
 
     #[inline(always)]
     fn search<S: Simd>(&self, simd: S, q: &Words, r: u32, raw: &mut Vec<(u32, u32)>) {
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<(Scratch, Vec<u64>)> = Default::default();
+        }
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut s) => {
+                let (scratch, cands) = &mut *s;
+                self.search_with(simd, q, r, raw, scratch, cands);
+            }
+            // Re-entered from the same thread (cannot happen today): use fresh buffers.
+            Err(_) => self.search_with(simd, q, r, raw, &mut Scratch::default(), &mut Vec::new()),
+        })
+    }
+
+    #[inline(always)]
+    fn search_with<S: Simd>(
+        &self,
+        simd: S,
+        q: &Words,
+        r: u32,
+        raw: &mut Vec<(u32, u32)>,
+        scratch: &mut Scratch,
+        cands: &mut Vec<u64>,
+    ) {
         let qh = q.halves();
         let plan = Plan::for_radius(r.min(256));
-        let mut cands: Vec<u64> = Vec::new();
-        let mut scratch = Scratch::default();
         for seg in &self.segments {
             if seg.live == 0 {
                 continue;
@@ -366,8 +387,8 @@ impl PdqIndex {
                 continue;
             }
             cands.clear();
-            seg.probe(simd, &qh, &plan, &self.hashes, &mut scratch, &mut cands);
-            for &c in &cands {
+            seg.probe(simd, &qh, &plan, &self.hashes, scratch, cands);
+            for &c in cands.iter() {
                 let slot = (c >> 8) as usize;
                 let j = (c & 0xff) as usize;
                 if self.removed.get(slot) {
