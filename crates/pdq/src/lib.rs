@@ -54,6 +54,7 @@
 //! ```
 
 mod bits;
+mod fast;
 mod hash;
 mod reference;
 
@@ -128,17 +129,39 @@ fn check_len(len: usize, width: usize, height: usize, channels: usize) -> Result
     }
 }
 
-/// Where the pixels come from.
-#[derive(Clone, Copy)]
-enum Pixels<'a> {
-    Rgb8(&'a [u8]),
-    Luma(&'a [f32]),
+use fast::Source as Pixels;
+
+/// Which implementation of the blur does the work. All give identical results; the choice
+/// exists for tests and benchmarks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// The fastest one this CPU supports (detected at run time).
+    Auto,
+    /// Whole-image buffers in the reference's loop order: the executable specification, slow.
+    Reference,
+    /// The streaming pipeline in plain Rust (whatever vector unit the compiler targets).
+    Portable,
+    /// The streaming pipeline with AVX2 (x86-64 only).
+    Avx2,
+}
+
+fn avx2_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 /// A reusable PDQ hasher. Keeps its scratch buffers between images, so hashing many images
 /// allocates only when an image is larger than all before it.
 pub struct Hasher {
+    backend: Backend,
     dct: [[f32; BLOCK]; 16],
+    scratch: fast::Scratch,
     buf1: Vec<f32>,
     buf2: Vec<f32>,
     block: Box<[f32; BLOCK * BLOCK]>,
@@ -151,14 +174,32 @@ impl Default for Hasher {
 }
 
 impl Hasher {
-    /// A hasher with empty buffers.
+    /// A hasher with empty buffers, using the fastest backend this CPU supports.
     pub fn new() -> Self {
+        Self::with_backend(Backend::Auto)
+    }
+
+    /// A hasher with a chosen backend. [`Backend::Avx2`] on a CPU without AVX2 falls back to
+    /// [`Backend::Portable`]; [`Hasher::backend`] tells which one is in use.
+    pub fn with_backend(backend: Backend) -> Self {
+        let backend = match backend {
+            Backend::Auto | Backend::Avx2 if avx2_available() => Backend::Avx2,
+            Backend::Auto | Backend::Avx2 => Backend::Portable,
+            other => other,
+        };
         Hasher {
+            backend,
             dct: reference::dct_matrix(),
+            scratch: fast::Scratch::default(),
             buf1: Vec::new(),
             buf2: Vec::new(),
             block: Box::new([0.0; BLOCK * BLOCK]),
         }
+    }
+
+    /// The backend in use (never [`Backend::Auto`]).
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// PDQ hash and quality of a packed 8-bit RGB image (3 bytes per pixel, row-major).
@@ -270,6 +311,34 @@ impl Hasher {
         if width.min(height) < MIN_HASHABLE_DIM {
             return ([0.0; 256], 0);
         }
+        if shortcut && width == BLOCK && height == BLOCK {
+            match px {
+                Pixels::Rgb8(rgb) => {
+                    for (y, p) in self.block.iter_mut().zip(rgb.chunks_exact(3)) {
+                        *y = reference::luma(p[0], p[1], p[2]);
+                    }
+                }
+                Pixels::Luma(l) => self.block.copy_from_slice(l),
+            }
+        } else {
+            match self.backend {
+                Backend::Reference => self.reference_block(px, width, height),
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: the backend is Avx2 only if AVX2 was detected (`with_backend`).
+                Backend::Avx2 => unsafe {
+                    fast::run_avx2(px, width, height, &mut self.scratch, &mut self.block)
+                },
+                _ => fast::run_portable(px, width, height, &mut self.scratch, &mut self.block),
+            }
+        }
+        let quality = reference::quality(&self.block);
+        let mut out = [0.0f32; 256];
+        reference::dct16(&self.dct, &self.block, &mut out);
+        (out, quality)
+    }
+
+    /// The whole-image reference blur and decimation.
+    fn reference_block(&mut self, px: Pixels<'_>, width: usize, height: usize) {
         let n = width * height;
         if self.buf1.len() < n {
             self.buf1.resize(n, 0.0);
@@ -284,16 +353,8 @@ impl Hasher {
             }
             Pixels::Luma(l) => buf1.copy_from_slice(l),
         }
-        if shortcut && width == BLOCK && height == BLOCK {
-            self.block.copy_from_slice(buf1);
-        } else {
-            reference::jarosz(buf1, &mut self.buf2[..n], width, height);
-            reference::decimate(buf1, width, height, &mut self.block);
-        }
-        let quality = reference::quality(&self.block);
-        let mut out = [0.0f32; 256];
-        reference::dct16(&self.dct, &self.block, &mut out);
-        (out, quality)
+        reference::jarosz(buf1, &mut self.buf2[..n], width, height);
+        reference::decimate(buf1, width, height, &mut self.block);
     }
 }
 
@@ -410,6 +471,57 @@ mod tests {
         // The dihedral path has no shortcut: its window-1 running sum rounds differently.
         let (blurred, _) = h.float(Pixels::Rgb8(&rgb), 64, 64, false);
         assert_ne!(blurred, direct);
+    }
+
+    /// Every backend must produce the same 64x64 block, bit for bit, on sizes that exercise
+    /// partial vectors, partial strips, windows 1 to 4 and images under 64 pixels.
+    #[test]
+    fn backends_agree_bit_for_bit() {
+        let mut hashers: Vec<Hasher> = [Backend::Reference, Backend::Portable, Backend::Avx2]
+            .into_iter()
+            .map(Hasher::with_backend)
+            .collect();
+        let sizes = [
+            (5, 5),
+            (5, 9),
+            (13, 6),
+            (31, 33),
+            (64, 64),
+            (63, 64),
+            (65, 65),
+            (100, 7),
+            (127, 129),
+            (129, 127),
+            (200, 300),
+            (257, 250),
+            (385, 97),
+            (50, 520),
+            (611, 403),
+        ];
+        for (n, &(w, hgt)) in sizes.iter().enumerate() {
+            let rgb = noise(w * hgt * 3, n as u32 + 11);
+            let luma: Vec<f32> = rgb
+                .chunks_exact(3)
+                .map(|p| reference::luma(p[0], p[1], p[2]) * 0.7 + 3.1)
+                .collect();
+            for shortcut in [false, true] {
+                for px in [Pixels::Rgb8(&rgb), Pixels::Luma(&luma)] {
+                    let mut blocks = Vec::new();
+                    for h in hashers.iter_mut() {
+                        let out = h.float(px, w, hgt, shortcut);
+                        blocks.push((h.block.map(f32::to_bits), out));
+                    }
+                    for k in 1..blocks.len() {
+                        assert!(
+                            blocks[k].0 == blocks[0].0,
+                            "{w}x{hgt}: backend {:?} block differs",
+                            hashers[k].backend()
+                        );
+                        assert_eq!(blocks[k].1, blocks[0].1, "{w}x{hgt}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
