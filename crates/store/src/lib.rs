@@ -9,6 +9,7 @@
 //! sorts correctly as text and is the same in both backends.
 
 mod jobs;
+pub mod reports;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -20,6 +21,7 @@ use schoon_core::{
 };
 
 pub use jobs::{Job, JobId, JobStatus, NewJob};
+pub use reports::ReportStore;
 pub use sqlite::SqliteStore;
 
 /// What can go wrong in the store.
@@ -142,7 +144,7 @@ pub struct Snapshot {
 
 /// The storage interface. Object-safe (`Arc<dyn Store>`).
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: ReportStore + Send + Sync + 'static {
     /// Checks the database answers.
     async fn ping(&self) -> StoreResult<()>;
 

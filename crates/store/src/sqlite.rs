@@ -38,8 +38,8 @@ const SNAPSHOT_PAGE: i64 = 50_000;
 /// SQLite-backed store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    read: SqlitePool,
-    write: SqlitePool,
+    pub(crate) read: SqlitePool,
+    pub(crate) write: SqlitePool,
 }
 
 impl SqliteStore {
@@ -64,7 +64,7 @@ impl SqliteStore {
         Ok(SqliteStore { read, write })
     }
 
-    async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+    pub(crate) async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
         Ok(self.write.begin_with("BEGIN IMMEDIATE").await?)
     }
 
@@ -76,12 +76,12 @@ impl SqliteStore {
 }
 
 /// Appends audit events inside one transaction, reading the chain head once.
-struct AuditWriter {
+pub(crate) struct AuditWriter {
     prev: String,
 }
 
 impl AuditWriter {
-    async fn start(conn: &mut SqliteConnection) -> StoreResult<AuditWriter> {
+    pub(crate) async fn start(conn: &mut SqliteConnection) -> StoreResult<AuditWriter> {
         let prev: Option<String> =
             sqlx::query_scalar("SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1")
                 .fetch_optional(&mut *conn)
@@ -92,7 +92,7 @@ impl AuditWriter {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn append(
+    pub(crate) async fn append(
         &mut self,
         conn: &mut SqliteConnection,
         tenant_id: Option<TenantId>,
