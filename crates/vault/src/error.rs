@@ -35,7 +35,8 @@ pub enum Error {
         reason: &'static str,
     },
     /// The object was written under a key id that is not in the key ring (an old key was dropped from the
-    /// configuration before `rotate` finished, or the wrong configuration is loaded).
+    /// configuration before `rotate` finished, or the wrong configuration is loaded). A tampered header can also
+    /// produce this; either way the object is not readable with this ring.
     #[error(
         "vault object {path} was written under key id {key_id:?}, which is not in the key ring"
     )]
@@ -46,7 +47,7 @@ pub enum Error {
         path: PathBuf,
     },
     /// The key ring has a key with the object's key id, but it is a different key (its fingerprint differs): a
-    /// typing or copy error in the configuration, or two deployments that reused an id.
+    /// typing or copy error in the configuration, or two deployments that reused an id (or a tampered header).
     #[error(
         "key id {key_id:?} in the key ring is not the key vault object {path} was written with"
     )]
