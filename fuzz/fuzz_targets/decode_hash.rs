@@ -29,7 +29,10 @@ fuzz_target!(|data: &[u8]| {
                 // Every error renders and has a kind.
                 let _ = e.to_string();
                 assert!(!e.kind().is_empty());
-                assert!(!matches!(e, MediaError::Io(_)), "no I/O on a byte slice: {e}");
+                assert!(
+                    !matches!(e, MediaError::Io(_)),
+                    "no I/O on a byte slice: {e}"
+                );
             }
         }
     });
