@@ -11,7 +11,7 @@ use pdq::Hash256;
 use crate::bits::Bitset;
 use crate::digest::{Md5Set, Sha1Set, Sha256Set};
 use crate::error::{IndexError, SnapshotError};
-use crate::lists::{ListEntry, Signal, SignalKind};
+use crate::lists::{ListEntry, ListError, ListErrorKind, ListReader, Signal, SignalKind};
 use crate::pdq_index::PdqIndex;
 use crate::snapshot::{Kind, SNAPSHOT_VERSION, SnapReader, SnapWriter, open_file, write_atomic};
 
@@ -152,6 +152,28 @@ fn kind_from(c: u8) -> Option<SignalKind> {
     })
 }
 
+/// Outcome of [`IndexBuilder::import`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Entries added.
+    pub added: u64,
+    /// PhotoDNA records skipped.
+    pub photodna_skipped: u64,
+    /// Bad lines skipped (only with `skip_bad`).
+    pub bad: Vec<ListError>,
+}
+
+/// Why an import was aborted (nothing of that list was kept).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ImportError {
+    /// A bad line (all-or-nothing mode) or a read error.
+    #[error(transparent)]
+    Line(#[from] ListError),
+    /// The index is full.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+}
+
 /// Collects entries, then builds all structures in bulk (much faster than adding one by
 /// one to a built index).
 #[derive(Debug, Default)]
@@ -213,6 +235,62 @@ impl IndexBuilder {
             Signal::PhotoDna(_) => {}
         }
         Ok(Some(id))
+    }
+
+    /// Imports a whole list. With `skip_bad == false` the first bad line aborts the import
+    /// and everything this call added is rolled back (the builder is as before); with
+    /// `skip_bad == true` bad lines are collected in the report and skipped.
+    pub fn import(
+        &mut self,
+        list: &str,
+        reader: ListReader<'_>,
+        skip_bad: bool,
+    ) -> Result<ImportReport, ImportError> {
+        self.add_list(list);
+        let l = self.list_id(list) as usize;
+        let mark = (
+            self.e_list.len(),
+            self.pdq.len(),
+            self.md5.len(),
+            self.sha1.len(),
+            self.sha256.len(),
+            self.photodna[l],
+        );
+        let mut report = ImportReport::default();
+        for item in reader {
+            let res = match item {
+                Ok(e) => match self.add(list, &e) {
+                    Ok(Some(_)) => {
+                        report.added += 1;
+                        Ok(())
+                    }
+                    Ok(None) => {
+                        report.photodna_skipped += 1;
+                        Ok(())
+                    }
+                    Err(e) => Err(ImportError::Index(e)),
+                },
+                Err(bad) if skip_bad && !matches!(bad.kind, ListErrorKind::Io(_)) => {
+                    report.bad.push(bad);
+                    Ok(())
+                }
+                Err(bad) => Err(ImportError::Line(bad)),
+            };
+            if let Err(e) = res {
+                self.e_list.truncate(mark.0);
+                self.e_cat.truncate(mark.0);
+                self.e_src.truncate(mark.0);
+                self.e_add.truncate(mark.0);
+                self.e_kind.truncate(mark.0);
+                self.pdq.truncate(mark.1);
+                self.md5.truncate(mark.2);
+                self.sha1.truncate(mark.3);
+                self.sha256.truncate(mark.4);
+                self.photodna[l] = mark.5;
+                return Err(e);
+            }
+        }
+        Ok(report)
     }
 
     /// Builds the index.

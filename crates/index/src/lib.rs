@@ -88,7 +88,8 @@ mod words;
 pub use digest::{DigestSet, Md5Set, Sha1Set, Sha256Set};
 pub use error::{IndexError, SnapshotError};
 pub use index::{
-    Digest, DihedralHit, EntryId, EntryInfo, Index, IndexBuilder, IndexInfo, ListInfo, PdqHit,
+    Digest, DihedralHit, EntryId, EntryInfo, ImportError, ImportReport, Index, IndexBuilder,
+    IndexInfo, ListInfo, PdqHit,
 };
 pub use lists::{
     ListEntry, ListError, ListErrorKind, ListFormat, ListReader, ListWriter, ReadOptions, Signal,

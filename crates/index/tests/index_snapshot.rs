@@ -312,3 +312,49 @@ fn crc32(b: &[u8]) -> u32 {
     }
     !c
 }
+
+#[test]
+fn import_is_all_or_nothing_unless_skip_bad() {
+    use index::{ImportError, IndexBuilder};
+    let good = "md5 d41d8cd98f00b204e9800998ecf8427e\nphotodna QUJD\n";
+    let bad = "md5 d41d8cd98f00b204e9800998ecf8427e\nmd5 nothex\nsha1 da39a3ee5e6b4b0d3255bfef95601890afd80709\n";
+    let mut b = IndexBuilder::new();
+    let r = b
+        .import(
+            "a",
+            read_list(good.as_bytes(), ReadOptions::default()),
+            false,
+        )
+        .unwrap();
+    assert_eq!((r.added, r.photodna_skipped), (1, 1));
+    let err = b
+        .import(
+            "b",
+            read_list(bad.as_bytes(), ReadOptions::default()),
+            false,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, ImportError::Line(ref e) if e.line == 2),
+        "{err}"
+    );
+    let idx = b.finish().unwrap();
+    let info = idx.info();
+    assert_eq!(info.entries, 1, "list b was rolled back");
+    assert_eq!(
+        info.lists
+            .iter()
+            .find(|l| l.name == "b")
+            .map(|l| l.md5 + l.sha1),
+        Some(0)
+    );
+
+    let mut b = IndexBuilder::new();
+    let r = b
+        .import("b", read_list(bad.as_bytes(), ReadOptions::default()), true)
+        .unwrap();
+    assert_eq!(r.added, 2);
+    assert_eq!(r.bad.len(), 1);
+    assert_eq!(r.bad[0].line, 2);
+    assert_eq!(b.finish().unwrap().info().entries, 2);
+}
