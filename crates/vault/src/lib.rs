@@ -60,7 +60,7 @@ backup or snapshot, a decommissioned drive, an over-broad file-system permission
   item's reference) and, for fetch records, the record id. A modified byte, a truncated file, or a file copied
   over another item's file fails with [`Error::Corrupt`]. `get` also re-hashes the bytes against the reference.
 - What a disk still shows: how many items and fetch records exist, their sizes (ciphertext length = plaintext
-  length + 55–86 bytes), and file times. Padding sizes was judged not worth the space.
+  length + 56–87 bytes), and file times. Padding sizes was judged not worth the space.
 
 **Does not protect against** a compromised running server or a compromised operator: the process holds the
 keys and decrypts on request. Access control, the four-eyes rules and the audit of every view are the server's

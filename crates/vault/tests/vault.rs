@@ -575,6 +575,24 @@ fn rotation_is_resumable_after_interruption() {
 }
 
 #[test]
+fn record_without_bytes_is_not_found_and_a_retried_put_repairs_it() {
+    // As after a crash between the two renames of a put.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vault = Vault::open(dir.path(), k1()).expect("open");
+    let bytes = filler(26, 700);
+    let meta = meta_for(&bytes, "https://x.example/a", at(1));
+    let r = vault.put(&bytes, &meta).expect("put");
+    fs::remove_file(content_files(dir.path()).remove(0)).expect("remove content");
+    assert!(!vault.contains(&r).expect("contains"));
+    assert!(matches!(vault.get(&r), Err(Error::NotFound)));
+    assert!(matches!(vault.fetches(&r), Err(Error::NotFound)));
+    vault.put(&bytes, &meta).expect("retry");
+    let (back, metas) = vault.get(&r).expect("repaired");
+    assert_eq!((back, metas), (bytes, vec![meta]));
+    assert_eq!(fetch_files(dir.path()).len(), 1);
+}
+
+#[test]
 fn delete_removes_item_files() {
     let dir = tempfile::tempdir().expect("tempdir");
     let vault = Vault::open(dir.path(), k1()).expect("open");
