@@ -608,6 +608,7 @@ impl Index {
     /// Loads an index written by [`Index::save`]; a corrupt, truncated, foreign or
     /// differently versioned file is refused with a typed error.
     pub fn load(path: &Path) -> Result<Index, SnapshotError> {
+        let started = std::time::Instant::now();
         let (f, len) = open_file(path)?;
         let mut r = SnapReader::open(f, Some(len), Kind::Index)?;
         let bad = |m: &str| SnapshotError::Corrupt(format!("index: {m}"));
@@ -653,6 +654,12 @@ impl Index {
         let sha1 = Sha1Set::read_blocks(&mut r)?;
         let sha256 = Sha256Set::read_blocks(&mut r)?;
         r.finish()?;
+        tracing::debug!(
+            entries = e_list.len(),
+            bytes = len,
+            secs = started.elapsed().as_secs_f64(),
+            "loaded index"
+        );
         let mk = |items: Vec<String>| {
             let map = items
                 .iter()

@@ -145,7 +145,13 @@ impl PdqIndex {
         }
         idx.last_id = v.last().map(|e| e.0);
         drop(v);
+        let t = std::time::Instant::now();
         idx.reindex_all();
+        tracing::debug!(
+            entries = idx.len(),
+            secs = t.elapsed().as_secs_f64(),
+            "built PDQ index"
+        );
         Ok(idx)
     }
 
@@ -577,10 +583,17 @@ impl PdqIndex {
     /// Loads a snapshot written by [`PdqIndex::save`]; refuses corrupt, truncated or
     /// foreign files.
     pub fn load(path: &Path) -> Result<Self, SnapshotError> {
+        let t = std::time::Instant::now();
         let (f, len) = open_file(path)?;
         let mut r = SnapReader::open(f, Some(len), Kind::Pdq)?;
         let idx = Self::read_blocks(&mut r)?;
         r.finish()?;
+        tracing::debug!(
+            entries = idx.len(),
+            bytes = len,
+            secs = t.elapsed().as_secs_f64(),
+            "loaded PDQ index"
+        );
         Ok(idx)
     }
 
