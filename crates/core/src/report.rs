@@ -336,7 +336,11 @@ mod tests {
             ),
             (S::AwaitingClassification, E::VerifyAgree, None),
             (S::AwaitingClassification, E::KnownMatch, None),
-            (S::AwaitingVerification, E::VerifyAgree, Some(S::NoticePending)),
+            (
+                S::AwaitingVerification,
+                E::VerifyAgree,
+                Some(S::NoticePending),
+            ),
             (
                 S::AwaitingVerification,
                 E::VerifyDisagree,

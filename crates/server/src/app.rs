@@ -45,6 +45,8 @@ pub struct Inner {
     pub media_slots: Arc<Semaphore>,
     /// The one safe outbound fetcher.
     pub fetcher: fetch::Fetcher,
+    /// Report processing: evidence vault, public form limiter.
+    pub reports: crate::reports::ReportsCtx,
 }
 
 impl Deref for AppState {
@@ -69,6 +71,7 @@ impl AppState {
             policy = policy.allow_addresses(config.fetch.allow_addresses.iter().cloned());
         }
         let fetcher = fetch::Fetcher::new(policy)?;
+        let reports = crate::reports::ReportsCtx::open(&config)?;
         Ok(AppState(Arc::new(Inner {
             matchers: Arc::new(Matchers::new(store.clone())),
             store,
@@ -77,6 +80,7 @@ impl AppState {
             config,
             metrics: Metrics::default(),
             auth: AuthCache::default(),
+            reports,
             fetcher,
         })))
     }
@@ -119,7 +123,11 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     let is_problem = resp
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+        // HTML error pages (the public report form) are already meant for their reader.
+        .is_some_and(|v| {
+            v.as_bytes().starts_with(PROBLEM_JSON.as_bytes())
+                || v.as_bytes().starts_with(b"text/html")
+        });
     if (status.is_client_error() || status.is_server_error()) && !is_problem {
         let detail = match status {
             StatusCode::NOT_FOUND => "no such endpoint".to_string(),
@@ -256,6 +264,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/openapi.json", get(openapi_json))
         .merge(check_api)
+        .merge(crate::classify::routes(json_limit))
         .merge(admin_api)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -339,11 +348,18 @@ pub async fn run(
         }
     });
 
+    if config.reports.worker {
+        tokio::spawn(crate::report_worker::run(state.clone()));
+    }
+
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "listening");
     on_listen(addr);
-    axum::serve(listener, router(state))
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())

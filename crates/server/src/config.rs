@@ -29,6 +29,8 @@ pub struct Config {
     pub fetch: FetchConfig,
     /// How the in-memory matcher follows list changes made elsewhere.
     pub matcher: MatcherConfig,
+    /// Hotline report processing (intake, worker, evidence vault).
+    pub reports: crate::reports::ReportsConfig,
 }
 
 /// Request size and concurrency limits.
@@ -88,6 +90,7 @@ impl Default for Config {
             rate_limit: RateLimitConfig::default(),
             fetch: FetchConfig::default(),
             matcher: MatcherConfig::default(),
+            reports: crate::reports::ReportsConfig::default(),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod check;
+pub mod classify;
 pub mod config;
 pub mod listfile;
 pub mod matcher;
@@ -15,6 +16,8 @@ pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod problem;
+pub mod report_worker;
+pub mod reports;
 pub mod shield;
 
 pub use app::{AppState, Bootstrap, bootstrap, init_logging, router, run};
