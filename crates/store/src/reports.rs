@@ -480,10 +480,11 @@ async fn rederive(
             .bind(report_id)
             .fetch_one(&mut *conn)
             .await?;
-    let states: Vec<String> = sqlx::query_scalar("SELECT state FROM report_items WHERE report_id = $1")
-        .bind(report_id)
-        .fetch_all(&mut *conn)
-        .await?;
+    let states: Vec<String> =
+        sqlx::query_scalar("SELECT state FROM report_items WHERE report_id = $1")
+            .bind(report_id)
+            .fetch_all(&mut *conn)
+            .await?;
     let states = states
         .iter()
         .map(|s| parse::<ItemState>(s))
@@ -571,7 +572,8 @@ impl ReportStore for SqliteStore {
                 .bind(org_id)
                 .fetch_optional(&mut *tx)
                 .await?;
-        let tenant = tenant.ok_or_else(|| StoreError::NotFound(format!("organisation {org_id}")))?;
+        let tenant =
+            tenant.ok_or_else(|| StoreError::NotFound(format!("organisation {org_id}")))?;
         sqlx::query(
             "INSERT INTO report_partners (org_id, kind, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (org_id) DO UPDATE SET kind = excluded.kind",
@@ -595,10 +597,11 @@ impl ReportStore for SqliteStore {
     }
 
     async fn report_partner(&self, org_id: OrgId) -> StoreResult<Option<SourceKind>> {
-        let k: Option<String> = sqlx::query_scalar("SELECT kind FROM report_partners WHERE org_id = $1")
-            .bind(org_id)
-            .fetch_optional(&self.read)
-            .await?;
+        let k: Option<String> =
+            sqlx::query_scalar("SELECT kind FROM report_partners WHERE org_id = $1")
+                .bind(org_id)
+                .fetch_optional(&self.read)
+                .await?;
         k.as_deref().map(parse).transpose()
     }
 
@@ -614,7 +617,9 @@ impl ReportStore for SqliteStore {
         p: ReportPolicy,
     ) -> StoreResult<()> {
         let prefix_ok = (1..=8).contains(&p.reference_prefix.len())
-            && p.reference_prefix.chars().all(|c| c.is_ascii_alphanumeric());
+            && p.reference_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric());
         if !prefix_ok {
             return Err(StoreError::Invalid(
                 "reference_prefix must be 1 to 8 ASCII letters or digits".into(),
@@ -737,7 +742,11 @@ impl ReportStore for SqliteStore {
                 &mut tx,
                 Some(tenant_id),
                 actor,
-                if joined { "report.join" } else { "report.create" },
+                if joined {
+                    "report.join"
+                } else {
+                    "report.create"
+                },
                 &format!("report:{report_id}"),
                 serde_json::json!({
                     "reference": reference_no,
