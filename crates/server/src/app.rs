@@ -21,7 +21,7 @@ use crate::matcher::Matchers;
 use crate::metrics::{Metrics, RequestLabels, RouteLabel};
 use crate::ops::{self, CreatedKey};
 use crate::problem::{PROBLEM_JSON, Problem};
-use crate::{admin, check, openapi, shield};
+use crate::{admin, check, followup, openapi, shield};
 
 /// State shared by all handlers (cheap to clone).
 #[derive(Clone)]
@@ -47,6 +47,8 @@ pub struct Inner {
     pub fetcher: fetch::Fetcher,
     /// Report processing: evidence vault, public form limiter.
     pub reports: crate::reports::ReportsCtx,
+    /// Where follow-up deadlines, sweeps and job due times read the time (tests inject one).
+    pub clock: Arc<dyn schoon_core::hit::Clock>,
 }
 
 impl Deref for AppState {
@@ -59,6 +61,15 @@ impl Deref for AppState {
 impl AppState {
     /// Builds the state over a store.
     pub fn new(store: Arc<dyn Store>, config: Config) -> anyhow::Result<AppState> {
+        Self::with_clock(store, config, Arc::new(schoon_core::hit::SystemClock))
+    }
+
+    /// Builds the state with an injected clock (tests drive deadlines with it).
+    pub fn with_clock(
+        store: Arc<dyn Store>,
+        config: Config,
+        clock: Arc<dyn schoon_core::hit::Clock>,
+    ) -> anyhow::Result<AppState> {
         let mut policy = fetch::FetchPolicy::new()
             .timeout(Duration::from_secs(config.fetch.timeout_secs))
             .max_body_bytes(config.limits.max_media_bytes as u64)
@@ -82,6 +93,7 @@ impl AppState {
             auth: AuthCache::default(),
             reports,
             fetcher,
+            clock,
         })))
     }
 }
@@ -255,6 +267,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/admin/tenants/{tenant_id}/hits", get(admin::hits))
         .route("/api/admin/audit", get(admin::audit))
+        .merge(followup::admin_routes())
         .route("/api/admin/audit/verify", get(admin::audit_verify))
         .layer(json_limit);
 
@@ -265,6 +278,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/openapi.json", get(openapi_json))
         .merge(check_api)
         .merge(crate::classify::routes(json_limit))
+        .merge(followup::provider_routes().layer(json_limit))
         .merge(admin_api)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -347,6 +361,11 @@ pub async fn run(
             }
         }
     });
+
+    // One job runner for every kind; modules register their handlers here.
+    let mut runner = crate::worker::JobRunner::new(state.clone(), "serve");
+    followup::register(&mut runner);
+    runner.spawn(Duration::from_secs(5));
 
     if config.reports.worker {
         tokio::spawn(crate::report_worker::run(state.clone()));

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod check;
 pub mod classify;
 pub mod config;
+pub mod followup;
 pub mod listfile;
 pub mod matcher;
 pub mod metrics;
@@ -19,6 +20,7 @@ pub mod problem;
 pub mod report_worker;
 pub mod reports;
 pub mod shield;
+pub mod worker;
 
 pub use app::{AppState, Bootstrap, bootstrap, init_logging, router, run};
 pub use config::Config;

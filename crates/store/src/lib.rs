@@ -8,6 +8,7 @@
 //! Timestamps are stored as fixed-width RFC 3339 UTC text with microseconds ([`ts`]), which
 //! sorts correctly as text and is the same in both backends.
 
+pub mod followup;
 mod jobs;
 pub mod reports;
 mod sqlite;
@@ -20,6 +21,7 @@ use schoon_core::{
     NewHit, OrgId, Organisation, SignalValue, Tenant, TenantId,
 };
 
+pub use followup::FollowupStore;
 pub use jobs::{Job, JobId, JobStatus, NewJob};
 pub use reports::ReportStore;
 pub use sqlite::SqliteStore;
@@ -144,7 +146,7 @@ pub struct Snapshot {
 
 /// The storage interface. Object-safe (`Arc<dyn Store>`).
 #[async_trait]
-pub trait Store: ReportStore + Send + Sync + 'static {
+pub trait Store: ReportStore + FollowupStore + Send + Sync + 'static {
     /// Checks the database answers.
     async fn ping(&self) -> StoreResult<()>;
 

@@ -143,7 +143,7 @@ fn map_unique(e: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
     }
 }
 
-fn parse_enum<T: FromStr>(s: &str) -> StoreResult<T>
+pub(crate) fn parse_enum<T: FromStr>(s: &str) -> StoreResult<T>
 where
     T::Err: std::fmt::Display,
 {
@@ -151,7 +151,7 @@ where
         .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn opt_ts(s: Option<String>) -> StoreResult<Option<DateTime<Utc>>> {
+pub(crate) fn opt_ts(s: Option<String>) -> StoreResult<Option<DateTime<Utc>>> {
     s.as_deref().map(parse_ts).transpose()
 }
 
@@ -219,7 +219,7 @@ fn entry_row(r: &SqliteRow) -> StoreResult<Entry> {
     })
 }
 
-fn hit_row(r: &SqliteRow) -> StoreResult<Hit> {
+pub(crate) fn hit_row(r: &SqliteRow) -> StoreResult<Hit> {
     Ok(Hit {
         id: r.try_get("id")?,
         tenant_id: r.try_get("tenant_id")?,
@@ -239,7 +239,7 @@ fn hit_row(r: &SqliteRow) -> StoreResult<Hit> {
     })
 }
 
-fn job_row(r: &SqliteRow) -> StoreResult<Job> {
+pub(crate) fn job_row(r: &SqliteRow) -> StoreResult<Job> {
     let payload: String = r.try_get("payload")?;
     Ok(Job {
         id: r.try_get("id")?,
@@ -279,7 +279,7 @@ async fn list_in(conn: &mut SqliteConnection, id: ListId) -> StoreResult<HashLis
     list_row(&row)
 }
 
-fn placeholders(start: usize, n: usize) -> String {
+pub(crate) fn placeholders(start: usize, n: usize) -> String {
     (start..start + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
@@ -734,6 +734,16 @@ impl Store for SqliteStore {
             }
             if !revoked.is_empty() {
                 bump_version(&mut tx, list.tenant_id).await?;
+                crate::followup::propagate_revocation(
+                    &mut tx,
+                    &mut aw,
+                    actor,
+                    list.tenant_id,
+                    &revoked,
+                    reason,
+                    audit::now(),
+                )
+                .await?;
                 aw.append(
                     &mut tx,
                     Some(list.tenant_id),
@@ -869,6 +879,8 @@ impl Store for SqliteStore {
                 .fetch_one(&mut *tx)
                 .await?;
                 let hit = hit_row(&row)?;
+                crate::followup::flag_reoccurrence(&mut tx, &mut aw, actor, tenant_id, &hit)
+                    .await?;
                 aw.append(
                     &mut tx,
                     Some(tenant_id),
