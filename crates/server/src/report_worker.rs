@@ -28,11 +28,14 @@ pub async fn run(state: AppState) {
     let purge_every = state.config.reports.purge_interval_secs.max(1) as i64;
     let mut tick = tokio::time::interval(poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_bucket = None;
     loop {
         tick.tick().await;
         // One purge job per interval across all nodes (idempotency key per time bucket).
         let bucket = Utc::now().timestamp() / purge_every;
-        let _ = state
+        if last_bucket == Some(bucket) {
+            // Already scheduled for this interval.
+        } else if state
             .store
             .enqueue_job(NewJob {
                 kind: JOB_PURGE.into(),
@@ -41,7 +44,11 @@ pub async fn run(state: AppState) {
                 max_attempts: 3,
                 idempotency_key: Some(format!("{JOB_PURGE}:{bucket}")),
             })
-            .await;
+            .await
+            .is_ok()
+        {
+            last_bucket = Some(bucket);
+        }
         let jobs = match state
             .store
             .claim_jobs(

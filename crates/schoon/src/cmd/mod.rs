@@ -4,4 +4,5 @@ pub mod admin;
 pub mod hash;
 pub mod index;
 pub mod matching;
+pub mod report;
 pub mod serve;
