@@ -31,6 +31,8 @@ enum Command {
     Serve(cmd::serve::ServeArgs),
     /// Manage tenants, organisations, keys and hash lists directly on a data directory.
     Admin(cmd::admin::AdminArgs),
+    /// Hit follow-up ("check op de hashcheck"): how organisations act on their hits.
+    Followup(cmd::followup::FollowupArgs),
     /// File hotline reports (URLs) directly on a data directory.
     Report(cmd::report::ReportArgs),
 }
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Match(args) => cmd::matching::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Admin(args) => cmd::admin::run(args),
+        Command::Followup(args) => cmd::followup::run(args),
         Command::Report(args) => cmd::report::run(args),
     };
     match result {

@@ -651,5 +651,8 @@ async fn sweep(state: AppState) -> anyhow::Result<()> {
             enqueue_verify(&state, &h, 1, now).await?;
         }
     }
+    for h in state.store.undecided_claims(1000).await? {
+        enqueue_verify(&state, &h, 1, now).await?;
+    }
     Ok(())
 }

@@ -465,6 +465,21 @@ async fn queue_survives_a_restart_mid_way() {
             .count();
         assert_eq!(n, 1, "hit {id}");
     }
+    // A removal claim whose job was never enqueued (crash between the acknowledgement and the
+    // enqueue) gets it from the sweep.
+    let z = f.hit(Some(format!("{site_base}/z"))).await;
+    s.store
+        .apply_hit_event(
+            &store::Actor("key:test".into()),
+            z,
+            schoon_core::hit::HitEvent::Acknowledge(schoon_core::hit::AckAction::Removed),
+            None,
+            clock.now(),
+        )
+        .await
+        .unwrap();
+    s.runner.run_once().await.unwrap();
+    assert_eq!(f.show(z).await["state"], "verified");
     // All verification jobs are done; none pending or dead.
     for id in 1..=10 {
         if let Some(j) = s.store.job(id).await.unwrap() {

@@ -141,6 +141,9 @@ pub trait FollowupStore: Send + Sync {
     /// Records `misses` consecutive unreachable observations in `round` (idempotent: never
     /// lowers the count, ignores other rounds). Returns whether it applied.
     async fn record_verify_miss(&self, id: HitId, round: i64, misses: i64) -> StoreResult<bool>;
+    /// Removal claims (acknowledged `removed`/`blocked` with a URL) not yet decided: the
+    /// sweep makes sure each has its verification job (enqueueing is idempotent).
+    async fn undecided_claims(&self, limit: u32) -> StoreResult<Vec<FollowupHit>>;
     /// Starts a new verification round (deadline check of an unanswered hit); returns it.
     async fn start_verify_round(&self, id: HitId) -> StoreResult<i64>;
     /// Moves open hits past their deadline to `overdue` and overdue hits past the grace
@@ -456,6 +459,19 @@ impl FollowupStore for SqliteStore {
         .rows_affected();
         tx.commit().await?;
         Ok(n == 1)
+    }
+
+    async fn undecided_claims(&self, limit: u32) -> StoreResult<Vec<FollowupHit>> {
+        sqlx::query(AssertSqlSafe(format!(
+            "{FH_SELECT} WHERE h.state = 'acknowledged' AND h.action IN ('removed', 'blocked') \
+             AND h.content_url IS NOT NULL ORDER BY h.id LIMIT $1"
+        )))
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(fh_row)
+        .collect()
     }
 
     async fn start_verify_round(&self, id: HitId) -> StoreResult<i64> {
