@@ -54,6 +54,10 @@ pub fn admin_routes() -> Router<AppState> {
             get(tenant_metrics),
         )
         .route("/api/admin/escalations", get(escalations))
+        .route(
+            "/api/admin/tenants/{tenant_id}/followup/policy",
+            axum::routing::put(set_policy),
+        )
 }
 
 /// Registers the follow-up job kinds and the deadline sweep with a runner.
@@ -470,6 +474,26 @@ async fn escalations(
             .escalations(q.after.unwrap_or(0), q.limit.unwrap_or(100).clamp(1, 1000))
             .await?,
     ))
+}
+
+/// A tenant's follow-up policy change.
+#[derive(Debug, Deserialize)]
+pub struct PolicyIn {
+    /// Hours after the deadline before an overdue hit is escalated (0 to 8760).
+    pub grace_hours: i64,
+}
+
+async fn set_policy(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    Path(tenant_id): Path<TenantId>,
+    JsonBody(b): JsonBody<PolicyIn>,
+) -> ApiResult<StatusCode> {
+    state
+        .store
+        .set_grace_hours(&admin.actor(), tenant_id, b.grace_hours)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 // --- jobs ---

@@ -613,3 +613,51 @@ async fn disputes_reviews_and_revocation_feed() {
     let _ = f.list;
     s.stop().await;
 }
+
+#[tokio::test]
+async fn grace_period_is_tenant_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = wall_clock();
+    let t0 = clock.now();
+    let s = Schoon::start(dir.path(), clock.clone()).await;
+    let f = fixture(&s).await;
+    let (st, _) = f
+        .api
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/admin/tenants/{}/followup/policy", f.tenant),
+            &f.admin,
+            Some(json!({"grace_hours": -1})),
+        )
+        .await;
+    assert_eq!(st, RStatus::BAD_REQUEST);
+    let (st, _) = f
+        .api
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/admin/tenants/{}/followup/policy", f.tenant),
+            &f.admin,
+            Some(json!({"grace_hours": 2})),
+        )
+        .await;
+    assert_eq!(st, RStatus::NO_CONTENT);
+    let h = f.hit(None).await;
+    clock.set(t0 + Duration::hours(23));
+    s.runner.run_once().await.unwrap();
+    assert_eq!(f.show(h).await["state"], "open");
+    clock.set(t0 + Duration::hours(24) + Duration::minutes(1));
+    s.runner.run_once().await.unwrap();
+    assert_eq!(f.show(h).await["state"], "overdue");
+    clock.set(t0 + Duration::hours(25) + Duration::minutes(30));
+    s.runner.run_once().await.unwrap();
+    assert_eq!(f.show(h).await["state"], "overdue");
+    clock.set(t0 + Duration::hours(26) + Duration::minutes(1));
+    s.runner.run_once().await.unwrap();
+    assert_eq!(f.show(h).await["state"], "escalated");
+    // A late acknowledgement is still accepted; the escalation record stays.
+    let (st, v) = f.ack(h, "not_ours").await;
+    assert_eq!(st, RStatus::OK, "{v}");
+    let (_, esc) = f.api.get("/api/admin/escalations", &f.admin).await;
+    assert_eq!(esc.as_array().unwrap().len(), 1);
+    s.stop().await;
+}
