@@ -16,6 +16,9 @@ use store::{Actor, Job, NewJob};
 use crate::app::AppState;
 use crate::reports::JOB_LEASE;
 
+/// Items of one report fetched at once.
+const ITEM_CONCURRENCY: usize = 4;
+
 /// The worker's audit identity.
 fn actor() -> Actor {
     Actor("system:report-worker".into())
@@ -193,17 +196,36 @@ pub async fn process_report(state: &AppState, report_id: ReportId) -> Result<(),
         .report_items(report_id)
         .await
         .map_err(|e| e.to_string())?;
+    // A few items at a time: slow sites must not hold the job past its lease, and one
+    // reported page must not monopolise the fetcher.
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(ITEM_CONCURRENCY));
+    let mut tasks = tokio::task::JoinSet::new();
     for item in items
-        .iter()
+        .into_iter()
         .filter(|i| i.state == schoon_core::report::ItemState::New)
     {
-        let (fetched, outcome) =
-            process_item(state, report.tenant_id, &report.url, &item.url).await;
-        state
-            .store
-            .complete_item(&actor(), item.id, fetched, outcome)
-            .await
-            .map_err(|e| e.to_string())?;
+        let (state, slots, page_url) = (state.clone(), slots.clone(), report.url.clone());
+        let tenant_id = report.tenant_id;
+        tasks.spawn(async move {
+            let _permit = slots.acquire_owned().await.map_err(|e| e.to_string())?;
+            let (fetched, outcome) = process_item(&state, tenant_id, &page_url, &item.url).await;
+            state
+                .store
+                .complete_item(&actor(), item.id, fetched, outcome)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
+    }
+    let mut first_error = None;
+    while let Some(done) = tasks.join_next().await {
+        let r = done.map_err(|e| format!("item task: {e}")).and_then(|r| r);
+        if let Err(e) = r {
+            first_error.get_or_insert(e);
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
     }
     state
         .store
