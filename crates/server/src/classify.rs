@@ -127,6 +127,16 @@ pub async fn unlock(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `POST /api/v1/reports/{id}/refetch`: retries unavailable items (and a failed page fetch).
+pub async fn refetch(
+    State(state): State<AppState>,
+    a: Analyst,
+    Path(id): Path<ReportId>,
+) -> ApiResult<Response> {
+    let r = state.store.refetch_report(&a.0, id).await.map_err(sp)?;
+    Ok((StatusCode::ACCEPTED, Json(r)).into_response())
+}
+
 /// `POST /api/v1/items/classify` body.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -446,6 +456,7 @@ pub fn routes(json_limit: axum::extract::DefaultBodyLimit) -> axum::Router<AppSt
         )
         .route("/api/v1/reports/{id}/timeline", get(timeline))
         .route("/api/v1/reports/{id}/lock", post(lock).delete(unlock))
+        .route("/api/v1/reports/{id}/refetch", post(refetch))
         .route("/api/v1/tenants/{tenant_id}/classify/next", post(next))
         .route("/api/v1/items/classify", post(classify).layer(json_limit))
         .route("/api/v1/items/verify", post(verify).layer(json_limit))

@@ -652,6 +652,29 @@ async fn loopback_is_refused_unless_allow_listed() {
         "{v:#}"
     );
     assert!(v["items"].as_array().unwrap().is_empty());
+
+    // An analyst can send it back to processing; still refused, so it ends where it was.
+    let id = v["report"]["id"].as_i64().unwrap();
+    let (st, r) = post(
+        &s,
+        &s.admin,
+        &format!("/api/v1/reports/{id}/refetch"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{r}");
+    assert_eq!(r["state"], json!("processing"));
+    let v = processed(&s, id).await;
+    assert_eq!(v["report"]["state"], json!("cannot_fetch"));
+    let (_, tl) = get_json(&s, &s.admin, &format!("/api/v1/reports/{id}/timeline")).await;
+    let fetches = tl
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == json!("report.fetch"))
+        .count();
+    assert_eq!(fetches, 2, "{tl}");
+    assert!(tl.to_string().contains("report.refetch"));
 }
 
 #[tokio::test]

@@ -296,6 +296,9 @@ pub trait ReportStore: Send + Sync {
         fetched: Fetched,
         outcome: AutoOutcome,
     ) -> StoreResult<bool>;
+    /// Sends a report back to processing: unavailable items become `new` again and a fresh
+    /// `report.process` job is queued (the page itself is fetched again if it had failed).
+    async fn refetch_report(&self, actor: &Actor, report_id: ReportId) -> StoreResult<Report>;
     /// Marks a report's processing finished and derives its state.
     async fn finish_report(&self, actor: &Actor, report_id: ReportId) -> StoreResult<Report>;
     /// The earliest finally classified item of the tenant with this SHA-256 (for inheritance).
@@ -984,6 +987,77 @@ impl ReportStore for SqliteStore {
         .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn refetch_report(&self, actor: &Actor, report_id: ReportId) -> StoreResult<Report> {
+        let mut tx = self.begin_write().await?;
+        let mut aw = AuditWriter::start(&mut tx).await?;
+        let r = load_report(&mut tx, report_id).await?;
+        if r.state == ReportState::Processing {
+            return Err(StoreError::Conflict(format!(
+                "report {} is being processed",
+                r.reference
+            )));
+        }
+        let now_t = audit::now();
+        let now = ts(&now_t);
+        let ids: Vec<ItemId> = sqlx::query_scalar(
+            "SELECT id FROM report_items WHERE report_id = $1 AND state = 'unavailable' ORDER BY id",
+        )
+        .bind(report_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        for id in &ids {
+            let next = transition(ItemState::Unavailable, ItemEvent::Retry)
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            sqlx::query(
+                "UPDATE report_items SET state = $1, error = NULL, updated_at = $2 WHERE id = $3",
+            )
+            .bind(next.as_str())
+            .bind(&now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            aw.append(
+                &mut tx,
+                Some(r.tenant_id),
+                actor,
+                "item.retry",
+                &format!("item:{id}"),
+                serde_json::json!({"from": "unavailable", "to": next.as_str()}),
+            )
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE reports SET processed = 0, fetch_error = NULL, updated_at = $1 WHERE id = $2",
+        )
+        .bind(&now)
+        .bind(report_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO jobs (kind, payload, run_at, max_attempts, idempotency_key, created_at, updated_at) \
+             VALUES ($1, $2, $3, 5, $4, $3, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(JOB_PROCESS)
+        .bind(serde_json::json!({"report_id": report_id}).to_string())
+        .bind(&now)
+        .bind(format!("{JOB_PROCESS}:{report_id}:{}", now_t.timestamp_micros()))
+        .execute(&mut *tx)
+        .await?;
+        aw.append(
+            &mut tx,
+            Some(r.tenant_id),
+            actor,
+            "report.refetch",
+            &format!("report:{report_id}"),
+            serde_json::json!({"items_retried": ids.len()}),
+        )
+        .await?;
+        rederive(&mut tx, &mut aw, actor, report_id).await?;
+        let r = load_report(&mut tx, report_id).await?;
+        tx.commit().await?;
+        Ok(r)
     }
 
     async fn finish_report(&self, actor: &Actor, report_id: ReportId) -> StoreResult<Report> {
