@@ -318,7 +318,7 @@ async fn apply_in(
 
 /// Called by `record_hits` for each new hit, in its transaction: if the same organisation
 /// acknowledged removal of content matching the same entry, flags those earlier hits
-/// `reoccurred`. One indexed statement (`hits_org_entry`); nothing when there is no such hit.
+/// `reoccurred`. One indexed statement (`hits_reoccur`); nothing when there is no such hit.
 pub(crate) async fn flag_reoccurrence(
     conn: &mut SqliteConnection,
     aw: &mut AuditWriter,

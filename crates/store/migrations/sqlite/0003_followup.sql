@@ -22,8 +22,10 @@ ALTER TABLE hits ADD COLUMN reoccurred INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE hits ADD COLUMN verify_round INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE hits ADD COLUMN verify_misses INTEGER NOT NULL DEFAULT 0;
 
--- Re-occurrence: one indexed look-up per new hit (same organisation, same entry).
-CREATE INDEX hits_org_entry ON hits (org_id, entry_id);
+-- Re-occurrence: one indexed look-up per new hit (same organisation, same entry). Partial: only
+-- unflagged removal claims are in it, so an organisation without any costs an empty probe.
+CREATE INDEX hits_reoccur ON hits (org_id, entry_id)
+    WHERE reoccurred = 0 AND action IN ('removed', 'blocked');
 CREATE INDEX hits_escalate ON hits (state, escalate_at);
 
 -- Every follow-up transition (the audit log has them too; this is the queryable timeline).
