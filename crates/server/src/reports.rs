@@ -648,6 +648,10 @@ pub async fn form_submit(State(state): State<AppState>, req: Request) -> Respons
         )
         .into_response();
     };
+    if limiter.len() > 100_000 {
+        // Bound the per-IP state: forget addresses whose budget has refilled.
+        limiter.retain_recent();
+    }
     if limiter.check_key(&ip).is_err() {
         let mut r = page(
             "Too many reports",
