@@ -589,6 +589,9 @@ fn form_html(token: &str, error: Option<&str>, url: &str, note: &str, email: &st
 
 /// `GET /report`: the public report form.
 pub async fn form(State(state): State<AppState>) -> Response {
+    if state.reports.form_limiter.is_none() {
+        return Problem::not_found("the public report form is disabled").into_response();
+    }
     let token = state
         .reports
         .form_token(schoon_core::audit::now().timestamp());
