@@ -91,7 +91,7 @@ fn transition_problem(e: StoreError) -> Problem {
 }
 
 /// Query of `GET /api/v1/hits`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct HitsQuery {
     /// Only hits in this state.
     pub state: Option<String>,
@@ -101,7 +101,9 @@ pub struct HitsQuery {
     pub limit: Option<u32>,
 }
 
-async fn my_hits(
+/// The caller's hits, newest first.
+#[utoipa::path(get, path = "/api/v1/hits", params(HitsQuery), responses((status = 200)), security(("bearer" = [])))]
+pub async fn my_hits(
     State(state): State<AppState>,
     c: CheckCaller,
     Query(q): Query<HitsQuery>,
@@ -121,7 +123,9 @@ async fn my_hits(
     ))
 }
 
-async fn my_hit(
+/// One of the caller's hits.
+#[utoipa::path(get, path = "/api/v1/hits/{hit_id}", responses((status = 200), (status = 404)), security(("bearer" = [])))]
+pub async fn my_hit(
     State(state): State<AppState>,
     c: CheckCaller,
     Path(id): Path<HitId>,
@@ -130,7 +134,7 @@ async fn my_hit(
 }
 
 /// Body of an acknowledgement.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AckIn {
     /// `removed`, `blocked`, `false_positive` or `not_ours`.
     pub action: String,
@@ -172,7 +176,9 @@ async fn ack(
     Ok(Json(h))
 }
 
-async fn acknowledge(
+/// Acknowledge a hit with what was done.
+#[utoipa::path(post, path = "/api/v1/hits/{hit_id}/acknowledge", request_body = AckIn, responses((status = 200), (status = 409)), security(("bearer" = [])))]
+pub async fn acknowledge(
     State(state): State<AppState>,
     c: CheckCaller,
     Path(id): Path<HitId>,
@@ -186,13 +192,15 @@ async fn acknowledge(
 }
 
 /// Body of a dispute.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct DisputeIn {
     /// Why the match is wrong (required).
     pub note: String,
 }
 
-async fn dispute(
+/// Dispute a hit (false positive); the list owner reviews it.
+#[utoipa::path(post, path = "/api/v1/hits/{hit_id}/dispute", request_body = DisputeIn, responses((status = 200), (status = 409)), security(("bearer" = [])))]
+pub async fn dispute(
     State(state): State<AppState>,
     c: CheckCaller,
     Path(id): Path<HitId>,
@@ -205,7 +213,7 @@ async fn dispute(
 }
 
 /// Body of a list owner's review of a dispute.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ReviewIn {
     /// `upheld` (the entry stays; the hit is open again with a new deadline) or `revoked`
     /// (the entry is revoked; every organisation that matched it is told).
@@ -214,7 +222,9 @@ pub struct ReviewIn {
     pub reason: String,
 }
 
-async fn review(
+/// The list owner's review of a disputed hit.
+#[utoipa::path(post, path = "/api/admin/hits/{hit_id}/review", request_body = ReviewIn, responses((status = 200), (status = 409)), security(("bearer" = [])))]
+pub async fn review(
     State(state): State<AppState>,
     admin: AdminCaller,
     Path(id): Path<HitId>,
@@ -277,7 +287,7 @@ async fn review(
 }
 
 /// Query of the revocation feed.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct SinceQuery {
     /// RFC 3339 time; entries revoked at or after it (default: everything).
     pub since: Option<String>,
@@ -307,7 +317,9 @@ pub struct RevocationsOut {
     pub revocations: Vec<RevocationNotice>,
 }
 
-async fn revocations(
+/// The caller's revocation feed.
+#[utoipa::path(get, path = "/api/v1/revocations", params(SinceQuery), responses((status = 200)), security(("bearer" = [])))]
+pub async fn revocations(
     State(state): State<AppState>,
     c: CheckCaller,
     Query(q): Query<SinceQuery>,
@@ -326,7 +338,7 @@ async fn revocations(
 }
 
 /// Query of the metrics endpoints.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct MetricsQuery {
     /// Start of the period (hits recorded at or after; default 30 days before `until`).
     pub since: Option<String>,
@@ -437,7 +449,9 @@ async fn metrics_response(
     })
 }
 
-async fn my_metrics(
+/// The caller's follow-up metrics.
+#[utoipa::path(get, path = "/api/v1/followup/metrics", params(MetricsQuery), responses((status = 200)), security(("bearer" = [])))]
+pub async fn my_metrics(
     State(state): State<AppState>,
     c: CheckCaller,
     Query(q): Query<MetricsQuery>,
@@ -445,7 +459,9 @@ async fn my_metrics(
     metrics_response(&state, c.tenant_id, Some(c.org_id), &q).await
 }
 
-async fn tenant_metrics(
+/// Follow-up metrics per organisation.
+#[utoipa::path(get, path = "/api/admin/tenants/{tenant_id}/followup/metrics", params(MetricsQuery), responses((status = 200)), security(("bearer" = [])))]
+pub async fn tenant_metrics(
     State(state): State<AppState>,
     _admin: AdminCaller,
     Path(tenant_id): Path<TenantId>,
@@ -455,7 +471,7 @@ async fn tenant_metrics(
 }
 
 /// Query of the escalation list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct AfterQuery {
     /// Records after this id.
     pub after: Option<i64>,
@@ -463,7 +479,9 @@ pub struct AfterQuery {
     pub limit: Option<u32>,
 }
 
-async fn escalations(
+/// Escalation records.
+#[utoipa::path(get, path = "/api/admin/escalations", params(AfterQuery), responses((status = 200)), security(("bearer" = [])))]
+pub async fn escalations(
     State(state): State<AppState>,
     _admin: AdminCaller,
     Query(q): Query<AfterQuery>,
@@ -477,13 +495,15 @@ async fn escalations(
 }
 
 /// A tenant's follow-up policy change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PolicyIn {
     /// Hours after the deadline before an overdue hit is escalated (0 to 8760).
     pub grace_hours: i64,
 }
 
-async fn set_policy(
+/// Set a tenant's follow-up policy.
+#[utoipa::path(put, path = "/api/admin/tenants/{tenant_id}/followup/policy", request_body = PolicyIn, responses((status = 204)), security(("bearer" = [])))]
+pub async fn set_policy(
     State(state): State<AppState>,
     admin: AdminCaller,
     Path(tenant_id): Path<TenantId>,

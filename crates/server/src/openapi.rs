@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{admin, check, shield};
+use crate::{admin, check, followup, shield};
 
 struct Security;
 
@@ -31,6 +31,9 @@ impl Modify for Security {
         admin::keys, admin::revoke_key, admin::create_list, admin::lists, admin::update_list,
         admin::upload, admin::revoke_entries, admin::entries, admin::hits, admin::audit,
         admin::audit_verify,
+        followup::my_hits, followup::my_hit, followup::acknowledge, followup::dispute,
+        followup::revocations, followup::my_metrics, followup::review, followup::tenant_metrics,
+        followup::escalations, followup::set_policy,
     ),
     modifiers(&Security)
 )]

@@ -611,6 +611,15 @@ async fn disputes_reviews_and_revocation_feed() {
         .await;
     assert_eq!(st, RStatus::BAD_REQUEST);
     let _ = f.list;
+    // The follow-up endpoints are in the OpenAPI document.
+    let (_, doc) = f.api.get("/api/openapi.json", "").await;
+    for p in [
+        "/api/v1/hits/{hit_id}/acknowledge",
+        "/api/v1/revocations",
+        "/api/admin/escalations",
+    ] {
+        assert!(doc["paths"][p].is_object(), "{p} missing");
+    }
     s.stop().await;
 }
 
