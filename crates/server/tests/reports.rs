@@ -25,6 +25,7 @@ async fn website() -> String {
     let page = r#"<html><head><meta property="og:image" content="/img/known.jpg"></head><body>
         <img src="/img/known.jpg">
         <img src="/img/allowed.png">
+        <picture><source srcset="/img/shrunk.jpg 1x"><img src="/img/known.jpg"></picture>
         <img class="lazy" data-src="/img/lazy.jpg">
         <a href="/go/photo.png">photo</a>
         <img src="/img/lie">
@@ -53,6 +54,10 @@ async fn website() -> String {
         .route(
             "/img/known.jpg",
             get(|| async { img(image("bridge-mods/aaa-orig.jpg"), "image/jpeg") }),
+        )
+        .route(
+            "/img/shrunk.jpg",
+            get(|| async { img(image("bridge-mods/shrink-a-lot.jpg"), "image/jpeg") }),
         )
         .route(
             "/img/allowed.png",
@@ -277,6 +282,11 @@ async fn a_reported_page_is_fetched_hashed_matched_and_classified_with_four_eyes
     assert_eq!(known["human_views"], json!(0));
     assert!(known["evidence_ref"].is_string());
 
+    // A resized copy: different bytes, PDQ within the list radius → also automatic.
+    let shrunk = item(&v, "/img/shrunk.jpg");
+    assert_eq!(shrunk["state"], json!("notice_pending"), "{shrunk}");
+    assert_eq!(shrunk["classified_how"], json!("auto"));
+    assert_ne!(shrunk["sha256"], known["sha256"]);
     assert_eq!(item(&v, "/img/allowed.png")["state"], json!("ignored"));
     let lazy = item(&v, "/img/lazy.jpg");
     assert_eq!(lazy["state"], json!("awaiting_classification"));
