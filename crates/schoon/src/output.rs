@@ -35,10 +35,12 @@ pub struct HashRecord {
 
 /// The CSV header for `schoon hash`; with `--dihedral` the 7 other variants follow as extra columns.
 pub fn hash_csv_header(dihedral: bool) -> Vec<String> {
-    let mut cols: Vec<String> = ["path", "width", "height", "quality", "pdq", "md5", "sha1", "sha256"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut cols: Vec<String> = [
+        "path", "width", "height", "quality", "pdq", "md5", "sha1", "sha256",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     if dihedral {
         cols.extend(pdq::DIHEDRAL_NAMES[1..].iter().map(|n| format!("pdq_{n}")));
     }
@@ -48,7 +50,7 @@ pub fn hash_csv_header(dihedral: bool) -> Vec<String> {
 /// Writes records in one of the formats (the CSV header is written once, up front).
 pub enum HashWriter<W: Write> {
     Text(W),
-    Csv(csv::Writer<W>),
+    Csv(Box<csv::Writer<W>>),
     Json(W),
 }
 
@@ -60,7 +62,7 @@ impl<W: Write> HashWriter<W> {
             Format::Csv => {
                 let mut csv = csv::WriterBuilder::new().from_writer(out);
                 csv.write_record(hash_csv_header(dihedral))?;
-                HashWriter::Csv(csv)
+                HashWriter::Csv(Box::new(csv))
             }
         })
     }
@@ -91,7 +93,14 @@ impl<W: Write> HashWriter<W> {
                 writeln!(
                     out,
                     "{}  {}x{}  quality {:>3}  pdq {}  md5 {}  sha1 {}  sha256 {}",
-                    rec.path, rec.width, rec.height, rec.quality, rec.pdq, rec.md5, rec.sha1, rec.sha256
+                    rec.path,
+                    rec.width,
+                    rec.height,
+                    rec.quality,
+                    rec.pdq,
+                    rec.md5,
+                    rec.sha1,
+                    rec.sha256
                 )?;
                 if let Some(d) = &rec.pdq_dihedral {
                     for (name, h) in pdq::DIHEDRAL_NAMES.iter().zip(d).skip(1) {

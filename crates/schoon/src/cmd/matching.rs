@@ -89,7 +89,8 @@ struct Query {
 
 pub fn run(args: MatchArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let index = Index::load(&args.index).with_context(|| format!("cannot load {}", args.index.display()))?;
+    let index = Index::load(&args.index)
+        .with_context(|| format!("cannot load {}", args.index.display()))?;
     let mut failures: Vec<(String, String)> = Vec::new();
     let queries: Vec<Query> = if args.hashes {
         read_stdin_queries(&mut failures)?
@@ -99,7 +100,8 @@ pub fn run(args: MatchArgs) -> anyhow::Result<ExitCode> {
             .par_iter()
             .map(|entry| match entry {
                 Ok(path) => {
-                    let h = hash_file(path, args.dihedral).map_err(|e| (path.display().to_string(), e))?;
+                    let h = hash_file(path, args.dihedral)
+                        .map_err(|e| (path.display().to_string(), e))?;
                     Ok(Query {
                         input: path.display().to_string(),
                         pdq: Some((h.pdq, Some(h.quality), h.dihedral)),
@@ -119,7 +121,10 @@ pub fn run(args: MatchArgs) -> anyhow::Result<ExitCode> {
             .collect()
     };
 
-    let mut out = RowWriter::new(args.format, std::io::BufWriter::new(std::io::stdout().lock()))?;
+    let mut out = RowWriter::new(
+        args.format,
+        std::io::BufWriter::new(std::io::stdout().lock()),
+    )?;
     let (mut inputs_matched, mut total_matches) = (0usize, 0usize);
     for q in &queries {
         let rows = match_query(&index, q, &args);
@@ -191,7 +196,7 @@ impl<'a> From<&'a MatchRow> for CsvRow<'a> {
 /// Prints rows in the chosen format (CSV header up front).
 enum RowWriter<W: Write> {
     Text(W),
-    Csv(csv::Writer<W>),
+    Csv(Box<csv::Writer<W>>),
     Json(W),
 }
 
@@ -201,9 +206,11 @@ impl<W: Write> RowWriter<W> {
             Format::Text => RowWriter::Text(out),
             Format::Json => RowWriter::Json(out),
             Format::Csv => {
-                let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(out);
+                let mut w = csv::WriterBuilder::new()
+                    .has_headers(false)
+                    .from_writer(out);
                 w.write_record(CSV_COLUMNS)?;
-                RowWriter::Csv(w)
+                RowWriter::Csv(Box::new(w))
             }
         })
     }
@@ -240,11 +247,20 @@ fn write_text(out: &mut impl Write, r: &MatchRow) -> std::io::Result<()> {
             r.list.as_deref().unwrap_or("?"),
             r.entry.map(|e| e.to_string()).unwrap_or_default(),
             r.distance.unwrap_or(0),
-            r.variant.filter(|v| *v != "original").map(|v| format!("  variant {v}")).unwrap_or_default(),
-            r.category.as_deref().map(|c| format!("  category {c}")).unwrap_or_default(),
+            r.variant
+                .filter(|v| *v != "original")
+                .map(|v| format!("  variant {v}"))
+                .unwrap_or_default(),
+            r.category
+                .as_deref()
+                .map(|c| format!("  category {c}"))
+                .unwrap_or_default(),
         )
     } else {
-        let q = r.quality.map(|q| format!("  quality {q}")).unwrap_or_default();
+        let q = r
+            .quality
+            .map(|q| format!("  quality {q}"))
+            .unwrap_or_default();
         writeln!(out, "{}  no match{q}", r.input)
     }
 }
@@ -275,7 +291,11 @@ fn match_query(index: &Index, q: &Query, args: &MatchArgs) -> Vec<MatchRow> {
         if let Some(info) = index.entry(entry) {
             let signal = match info.kind {
                 SignalKind::Pdq => index.pdq_hash(entry).map(|h| h.to_hex()),
-                _ => q.digests.iter().find(|d| digest_kind(d) == info.kind).map(digest_hex),
+                _ => q
+                    .digests
+                    .iter()
+                    .find(|d| digest_kind(d) == info.kind)
+                    .map(digest_hex),
             };
             rows.push(MatchRow {
                 matched: true,
@@ -358,16 +378,35 @@ fn read_stdin_queries(failures: &mut Vec<(String, String)>) -> anyhow::Result<Ve
                 40 => (SignalKind::Sha1, text),
                 64 => (SignalKind::Pdq, text),
                 len => {
-                    failures.push((input, format!("cannot tell the hash type from {len} characters")));
+                    failures.push((
+                        input,
+                        format!("cannot tell the hash type from {len} characters"),
+                    ));
                     continue;
                 }
             },
         };
         match Signal::parse(kind, value) {
-            Ok(Signal::Pdq(h)) => queries.push(Query { input, pdq: Some((h, None, None)), digests: vec![] }),
-            Ok(Signal::Md5(b)) => queries.push(Query { input, pdq: None, digests: vec![Digest::Md5(b)] }),
-            Ok(Signal::Sha1(b)) => queries.push(Query { input, pdq: None, digests: vec![Digest::Sha1(b)] }),
-            Ok(Signal::Sha256(b)) => queries.push(Query { input, pdq: None, digests: vec![Digest::Sha256(b)] }),
+            Ok(Signal::Pdq(h)) => queries.push(Query {
+                input,
+                pdq: Some((h, None, None)),
+                digests: vec![],
+            }),
+            Ok(Signal::Md5(b)) => queries.push(Query {
+                input,
+                pdq: None,
+                digests: vec![Digest::Md5(b)],
+            }),
+            Ok(Signal::Sha1(b)) => queries.push(Query {
+                input,
+                pdq: None,
+                digests: vec![Digest::Sha1(b)],
+            }),
+            Ok(Signal::Sha256(b)) => queries.push(Query {
+                input,
+                pdq: None,
+                digests: vec![Digest::Sha256(b)],
+            }),
             Ok(Signal::PhotoDna(_)) => failures.push((input, "PhotoDNA cannot be matched".into())),
             Err(e) => failures.push((input, e.to_string())),
         }
