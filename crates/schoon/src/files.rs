@@ -29,7 +29,10 @@ fn walk(dir: &Path, out: &mut Vec<Result<PathBuf, (PathBuf, String)>>) {
             Ok(e) if e.file_type().is_file() => out.push(Ok(e.into_path())),
             Ok(_) => {}
             Err(err) => {
-                let path = err.path().map(Path::to_path_buf).unwrap_or_else(|| dir.to_path_buf());
+                let path = err
+                    .path()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| dir.to_path_buf());
                 out.push(Err((path, err.to_string())));
             }
         }

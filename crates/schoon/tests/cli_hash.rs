@@ -20,10 +20,17 @@ const BRIDGE_PDQ: &str = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b3
 fn csv_has_the_contract_header_and_one_row_per_file() {
     let dir = testdata().join("bridge-mods");
     let out = schoon(&["hash", "--format", "csv", dir.to_str().unwrap()]);
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("path,width,height,quality,pdq,md5,sha1,sha256"));
+    assert_eq!(
+        lines.next(),
+        Some("path,width,height,quality,pdq,md5,sha1,sha256")
+    );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 12, "one row per file in bridge-mods");
     // Directories are walked in sorted order, so the original comes first.
@@ -35,7 +42,10 @@ fn csv_has_the_contract_header_and_one_row_per_file() {
         assert_eq!(row[5].len(), 32);
         assert_eq!(row[6].len(), 40);
         assert_eq!(row[7].len(), 64);
-        assert!(row[4..].iter().all(|h| h.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())));
+        assert!(row[4..].iter().all(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        }));
     }
 }
 
@@ -73,10 +83,21 @@ mod sha2_check {
 #[test]
 fn json_dihedral_lists_the_eight_variants_in_meta_order() {
     let file = testdata().join("misc-images/c.png");
-    let out = schoon(&["hash", "--format", "json", "--dihedral", file.to_str().unwrap()]);
+    let out = schoon(&[
+        "hash",
+        "--format",
+        "json",
+        "--dihedral",
+        file.to_str().unwrap(),
+    ]);
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let d: Vec<&str> = v["pdq_dihedral"].as_array().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
+    let d: Vec<&str> = v["pdq_dihedral"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
     // Expected values: pdqhash 0.2.8 (Meta's C++ core) on Pillow's decode, from shared/testdata.
     assert_eq!(
         d,
@@ -93,13 +114,22 @@ fn json_dihedral_lists_the_eight_variants_in_meta_order() {
     );
     assert_eq!(v["pdq"], d[0]);
     assert_eq!(v["quality"], 100);
-    assert_eq!((v["width"].as_u64(), v["height"].as_u64()), (Some(1432), Some(812)));
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(1432), Some(812))
+    );
 }
 
 #[test]
 fn csv_dihedral_appends_seven_named_columns() {
     let file = testdata().join("misc-images/c.png");
-    let out = schoon(&["hash", "--format", "csv", "--dihedral", file.to_str().unwrap()]);
+    let out = schoon(&[
+        "hash",
+        "--format",
+        "csv",
+        "--dihedral",
+        file.to_str().unwrap(),
+    ]);
     let text = String::from_utf8(out.stdout).unwrap();
     let header = text.lines().next().unwrap();
     assert_eq!(
@@ -113,18 +143,39 @@ fn csv_dihedral_appends_seven_named_columns() {
 fn failures_are_listed_with_a_reason_and_make_the_exit_status_nonzero() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a-garbage.jpg"), b"this is not an image").unwrap();
-    std::fs::write(dir.path().join("b-truncated.png"), b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR").unwrap();
-    std::fs::copy(testdata().join("misc-images/wee.jpg"), dir.path().join("c-good.jpg")).unwrap();
+    std::fs::write(
+        dir.path().join("b-truncated.png"),
+        b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR",
+    )
+    .unwrap();
+    std::fs::copy(
+        testdata().join("misc-images/wee.jpg"),
+        dir.path().join("c-good.jpg"),
+    )
+    .unwrap();
     let missing = dir.path().join("missing.jpg");
-    let out = schoon(&["hash", "--format", "csv", dir.path().to_str().unwrap(), missing.to_str().unwrap()]);
+    let out = schoon(&[
+        "hash",
+        "--format",
+        "csv",
+        dir.path().to_str().unwrap(),
+        missing.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(stdout.lines().count(), 2, "header + the one good file: {stdout}");
+    assert_eq!(
+        stdout.lines().count(),
+        2,
+        "header + the one good file: {stdout}"
+    );
     assert!(stdout.contains("c-good.jpg,34,42,"));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("a-garbage.jpg:"), "{stderr}");
     assert!(stderr.contains("b-truncated.png:"), "{stderr}");
-    assert!(stderr.contains("missing.jpg: no such file or directory"), "{stderr}");
+    assert!(
+        stderr.contains("missing.jpg: no such file or directory"),
+        "{stderr}"
+    );
     assert!(stderr.contains("hashed 1 file(s), 3 failed"), "{stderr}");
 }
 
@@ -135,7 +186,10 @@ fn text_format_is_one_line_per_file() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text.lines().count(), 1);
-    assert!(text.contains("34x42") && text.contains("quality 100"), "{text}");
+    assert!(
+        text.contains("34x42") && text.contains("quality 100"),
+        "{text}"
+    );
 }
 
 #[test]

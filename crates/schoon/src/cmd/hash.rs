@@ -79,7 +79,11 @@ pub fn run(args: HashArgs) -> anyhow::Result<ExitCode> {
         failures.len(),
         hashed as f64 / secs.max(1e-9)
     );
-    Ok(if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Hashes one file and shapes it for printing.
@@ -102,8 +106,11 @@ pub fn hash_path(path: &Path, dihedral: bool) -> Result<HashRecord, String> {
 pub fn hash_file(path: &Path, dihedral: bool) -> Result<media::MediaHashes, String> {
     HASHER.with(|cell| {
         let mut hasher = cell.borrow_mut();
-        let bytes = read_capped(path, hasher.limits().max_input_bytes).map_err(|e| format!("{e:#}"))?;
-        hasher.hash_bytes(&bytes, dihedral).map_err(|e| e.to_string())
+        let bytes =
+            read_capped(path, hasher.limits().max_input_bytes).map_err(|e| format!("{e:#}"))?;
+        hasher
+            .hash_bytes(&bytes, dihedral)
+            .map_err(|e| e.to_string())
     })
 }
 
@@ -115,7 +122,9 @@ fn read_capped(path: &Path, max: u64) -> anyhow::Result<Vec<u8>> {
         anyhow::bail!("file is {len} bytes, over the {max}-byte limit");
     }
     let mut bytes = Vec::with_capacity(len as usize);
-    file.take(max + 1).read_to_end(&mut bytes).context("cannot read")?;
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .context("cannot read")?;
     if bytes.len() as u64 > max {
         anyhow::bail!("file is over the {max}-byte limit");
     }
@@ -127,7 +136,9 @@ fn progress_bar(len: u64) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} files  {per_sec}  eta {eta}") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {pos}/{len} files  {per_sec}  eta {eta}")
+    {
         bar.set_style(style);
     }
     bar

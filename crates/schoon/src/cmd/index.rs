@@ -73,7 +73,9 @@ pub fn run(cmd: IndexCommand) -> anyhow::Result<ExitCode> {
 fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let kind = match &args.kind {
-        Some(name) => Some(SignalKind::from_name(name).with_context(|| format!("unknown signal type {name:?}"))?),
+        Some(name) => Some(
+            SignalKind::from_name(name).with_context(|| format!("unknown signal type {name:?}"))?,
+        ),
         None => None,
     };
     let opts = ReadOptions {
@@ -100,7 +102,9 @@ fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
         for record in reader {
             match record {
                 Ok(entry) => {
-                    builder.add(&name, &entry).with_context(|| format!("{}:{}", path.display(), entry.line))?;
+                    builder
+                        .add(&name, &entry)
+                        .with_context(|| format!("{}:{}", path.display(), entry.line))?;
                 }
                 Err(err) => {
                     bad_count += 1;
@@ -119,10 +123,14 @@ fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
         eprintln!("schoon: … and {} more bad line(s)", bad_count - bad.len());
     }
     if bad_count > 0 && !args.skip_bad {
-        bail!("{bad_count} bad line(s): nothing written (fix them, or pass --skip-bad to leave them out)");
+        bail!(
+            "{bad_count} bad line(s): nothing written (fix them, or pass --skip-bad to leave them out)"
+        );
     }
     let index = builder.finish().context("cannot build the index")?;
-    index.save(&args.out).with_context(|| format!("cannot write {}", args.out.display()))?;
+    index
+        .save(&args.out)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
     let info = index.info();
     eprintln!(
         "indexed {} entries ({} pdq, {} md5, {} sha1, {} sha256; {} photodna kept but not matchable; {} bad line(s) skipped) \
@@ -143,7 +151,8 @@ fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
 
 fn info(args: InfoArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let index = index::Index::load(&args.file).with_context(|| format!("cannot load {}", args.file.display()))?;
+    let index = index::Index::load(&args.file)
+        .with_context(|| format!("cannot load {}", args.file.display()))?;
     let load_secs = started.elapsed().as_secs_f64();
     let info = index.info();
     if args.json {
@@ -177,8 +186,15 @@ fn info(args: InfoArgs) -> anyhow::Result<ExitCode> {
             "entries:       {} ({} pdq, {} md5, {} sha1, {} sha256)",
             info.entries, info.pdq, info.md5, info.sha1, info.sha256
         );
-        println!("photodna:      {} kept, not matchable", info.photodna_skipped);
-        println!("memory:        {} bytes ({:.1} per entry)", info.memory_bytes, per_entry(&info));
+        println!(
+            "photodna:      {} kept, not matchable",
+            info.photodna_skipped
+        );
+        println!(
+            "memory:        {} bytes ({:.1} per entry)",
+            info.memory_bytes,
+            per_entry(&info)
+        );
         println!("loaded in:     {:.3}s", load_secs);
         for l in &info.lists {
             println!(
@@ -196,7 +212,9 @@ fn per_entry(info: &index::IndexInfo) -> f64 {
 
 /// A list is named after its file, without directories or extension.
 fn list_name(path: &Path) -> String {
-    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 fn progress_bar(len: u64, name: &str) -> ProgressBar {
@@ -204,7 +222,9 @@ fn progress_bar(len: u64, name: &str) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("{msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}") {
+    if let Ok(style) = ProgressStyle::with_template(
+        "{msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    ) {
         bar.set_style(style);
     }
     bar.set_message(name.to_string());
