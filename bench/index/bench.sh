@@ -32,8 +32,10 @@ fi
 if [[ $FAISS == 1 ]]; then
   "$VENV/bin/pip" install -q "faiss-cpu==1.15.1" numpy
 fi
+# CARGO_TARGET_DIR may point at a private target dir (the shared one is often locked).
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 (cd "$ROOT" && cargo build --release -q -p index --example index_bench)
-BIN=$ROOT/target/release/examples/index_bench
+BIN=$TARGET/release/examples/index_bench
 
 mkdir -p "$OUT"
 SUMMARY=$OUT/summary.md
@@ -42,8 +44,10 @@ SUMMARY=$OUT/summary.md
   echo
   echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(grep -c ^processor /proc/cpuinfo) cores; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
-  echo "| set | N | schoon q/s | faiss q/s | ratio | same sets | schoon build s | faiss build s | schoon B/hash | faiss RSS B/hash | load s | dihedral batches/s |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "Wall-clock rates, and in brackets rates per CPU-second of the benchmark process (steadier on a shared machine)."
+  echo
+  echo "| set | N | schoon q/s | faiss q/s | ratio | same sets | schoon build s | faiss build s | schoon B/hash | faiss RSS B/hash | snapshot load s | dihedral batches/s | load avg |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 } > "$SUMMARY"
 
 for n in "${SIZES[@]}"; do
@@ -54,7 +58,7 @@ for n in "${SIZES[@]}"; do
     fi
     echo "== $kind $n: schoon" >&2
     "$BIN" run --dir "$set_dir" --radius 31 --repeat 3 | tee "$set_dir/schoon.txt"
-    fq=- ; fb=- ; fr=- ; same=-
+    fq=- ; fb=- ; fr=- ; same=- ; fqc=- ; fbc=-
     if [[ $FAISS == 1 ]]; then
       echo "== $kind $n: faiss" >&2
       "$VENV/bin/python" "$ROOT/bench/index/faiss_bench.py" --dir "$set_dir" --radius 31 --compare | tee "$set_dir/faiss.txt"
@@ -62,12 +66,15 @@ for n in "${SIZES[@]}"; do
       fb=$(grep '^faiss.build_s=' "$set_dir/faiss.txt" | cut -d= -f2)
       fr=$(grep '^faiss.rss_delta_bytes_per_hash=' "$set_dir/faiss.txt" | cut -d= -f2)
       same=$(grep '^compare.same_sets=' "$set_dir/faiss.txt" | cut -d= -f2)
+      fqc=$(grep '^faiss.qps_cpu=' "$set_dir/faiss.txt" | cut -d= -f2)
+      fbc=$(grep '^faiss.build_cpu_s=' "$set_dir/faiss.txt" | cut -d= -f2)
     fi
     g() { grep "^schoon.$1=" "$set_dir/schoon.txt" | cut -d= -f2; }
     sq=$(g qps)
+    sqc=$(g qps_cpu)
     ratio=-
-    if [[ $fq != - ]]; then ratio=$(python3 -c "print(f'{$sq/$fq:.1f}x')"); fi
-    echo "| $kind | $n | $sq | $fq | $ratio | $same | $(g build_s) | $fb | $(g bytes_per_hash) | $fr | $(g snapshot_load_s) | $(g dihedral_batches_per_s) |" >> "$SUMMARY"
+    if [[ $fq != - ]]; then ratio=$(python3 -c "print(f'{$sq/$fq:.1f}x ({$sqc/$fqc:.1f}x)')"); fi
+    echo "| $kind | $n | $sq ($sqc) | $fq ($fqc) | $ratio | $same | $(g build_s) ($(g build_cpu_s)) | $fb ($fbc) | $(g bytes_per_hash) | $fr | $(g snapshot_load_s) ($(g snapshot_load_cpu_s)) | $(g dihedral_batches_per_s) | $(cut -d' ' -f1 /proc/loadavg) |" >> "$SUMMARY"
   done
 done
 echo >&2

@@ -125,6 +125,17 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU seconds used by this process (user + system), from /proc; 0 where unavailable.
+/// On a shared machine this is steadier than wall time.
+fn cpu_s() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let Some(rest) = stat.rsplit(')').next() else { return 0.0 };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(arg(args, "--dir").unwrap_or_else(|| ".".into()));
     let radius: u32 = arg(args, "--radius")
@@ -139,19 +150,23 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
 
     let rss0 = rss_kib();
     let t = Instant::now();
+    let c = cpu_s();
     let idx = PdqIndex::build(db.iter().enumerate().map(|(i, h)| (i as u32, *h)))?;
     let build_s = t.elapsed().as_secs_f64();
+    let build_cpu = cpu_s() - c;
     let rss1 = rss_kib();
     drop(db);
     let mem = idx.memory_bytes();
 
     // Single queries: best of `repeat` passes.
     let mut best = f64::MAX;
+    let mut best_cpu = f64::MAX;
     let mut results = Vec::new();
     let mut total_matches = 0usize;
     for pass in 0..repeat {
         let mut out = Vec::new();
         let t = Instant::now();
+        let c = cpu_s();
         let mut m = 0usize;
         for q in &queries {
             idx.query_into(q, radius, &mut out);
@@ -163,6 +178,7 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         best = best.min(t.elapsed().as_secs_f64());
+        best_cpu = best_cpu.min(cpu_s() - c);
         total_matches = m;
     }
     let qps = queries.len() as f64 / best;
@@ -195,8 +211,10 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let save_s = t.elapsed().as_secs_f64();
     drop(idx);
     let t = Instant::now();
+    let c = cpu_s();
     let loaded = PdqIndex::load(&snap)?;
     let load_s = t.elapsed().as_secs_f64();
+    let load_cpu = cpu_s() - c;
     let snap_bytes = std::fs::metadata(&snap)?.len();
     // The loaded index must answer like the built one.
     let mut out = Vec::new();
@@ -221,6 +239,7 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     println!("schoon.queries={}", queries.len());
     println!("schoon.radius={radius}");
     println!("schoon.build_s={build_s:.3}");
+    println!("schoon.build_cpu_s={build_cpu:.2}");
     println!("schoon.bytes_per_hash={:.1}", mem as f64 / n as f64);
     println!(
         "schoon.rss_delta_bytes_per_hash={:.1}",
@@ -228,10 +247,12 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("schoon.qps={qps:.0}");
     println!("schoon.us_per_query={:.2}", 1e6 / qps);
+    println!("schoon.qps_cpu={:.0}", queries.len() as f64 / best_cpu.max(1e-9));
     println!("schoon.matches={total_matches}");
     println!("schoon.dihedral_batches_per_s={dih_bps:.0}");
     println!("schoon.snapshot_save_s={save_s:.3}");
     println!("schoon.snapshot_load_s={load_s:.3}");
+    println!("schoon.snapshot_load_cpu_s={load_cpu:.2}");
     println!(
         "schoon.snapshot_bytes_per_hash={:.1}",
         snap_bytes as f64 / n as f64
