@@ -25,6 +25,10 @@
 //! The image is streamed in strips of [`STRIP`] rows; working memory is a few strips plus a ring
 //! of `window + 2 * STRIP` rows, so even a 12-megapixel image stays within the L2 cache.
 
+// Index loops here pick one lane group out of arrays of vector groups inside closures; the
+// iterator forms clippy suggests do not apply.
+#![allow(clippy::needless_range_loop)]
+
 use crate::reference::{BLOCK, decimation_index, window_reach, window_size};
 
 /// Lanes per vector.
@@ -33,20 +37,32 @@ pub(crate) const LANES: usize = 8;
 const GROUP: usize = 4;
 /// Rows per strip.
 pub(crate) const STRIP: usize = LANES * GROUP;
+/// Column blocks of the 1st vertical pass stepped together.
+const V_BLOCKS: usize = 4;
 
 /// Eight f32 lanes with exactly-rounded arithmetic. Implemented portably and with AVX2.
+///
+/// Loads and stores take raw pointers: the pipeline computes every address from sizes it has
+/// checked once per image (and re-checks with `debug_assert!` in tests), instead of paying a
+/// bounds check per vector.
 pub(crate) trait Lanes: Copy {
     fn zero() -> Self;
-    fn load(s: &[f32]) -> Self;
-    fn store(self, d: &mut [f32]);
+    /// # Safety
+    /// `p` must be valid for reading 8 `f32`.
+    unsafe fn load(p: *const f32) -> Self;
+    /// # Safety
+    /// `p` must be valid for writing 8 `f32`.
+    unsafe fn store(self, p: *mut f32);
     fn add(self, o: Self) -> Self;
     fn sub(self, o: Self) -> Self;
     /// Correctly rounded `self / d` for an integer-valued divisor `d` in `1..2^24`.
     fn div(self, d: f32) -> Self;
     /// Transposes 8 vectors (rows) into 8 vectors (columns).
-    fn transpose(m: &mut [Self; 8]);
-    /// Luma of 8 packed RGB pixels (24 bytes).
-    fn luma(rgb: &[u8]) -> Self;
+    fn transpose(m: [Self; 8]) -> [Self; 8];
+    /// Luma of 8 packed RGB pixels.
+    /// # Safety
+    /// `p` must be valid for reading 24 bytes.
+    unsafe fn luma(p: *const u8) -> Self;
 }
 
 /// The luma formula shared by every path (see the module docs for why it is exact).
@@ -58,7 +74,7 @@ pub(crate) fn luma_scalar(r: u8, g: u8, b: u8) -> f32 {
 
 /// Plain Rust lanes; the compiler vectorises them for whatever the target has.
 #[derive(Clone, Copy)]
-pub(crate) struct Portable([f32; LANES]);
+pub(crate) struct Portable(pub(crate) [f32; LANES]);
 
 impl Lanes for Portable {
     #[inline(always)]
@@ -66,14 +82,14 @@ impl Lanes for Portable {
         Portable([0.0; LANES])
     }
     #[inline(always)]
-    fn load(s: &[f32]) -> Self {
-        let mut v = [0.0; LANES];
-        v.copy_from_slice(&s[..LANES]);
-        Portable(v)
+    unsafe fn load(p: *const f32) -> Self {
+        // SAFETY: the caller guarantees 8 readable floats.
+        Portable(unsafe { p.cast::<[f32; LANES]>().read_unaligned() })
     }
     #[inline(always)]
-    fn store(self, d: &mut [f32]) {
-        d[..LANES].copy_from_slice(&self.0);
+    unsafe fn store(self, p: *mut f32) {
+        // SAFETY: the caller guarantees 8 writable floats.
+        unsafe { p.cast::<[f32; LANES]>().write_unaligned(self.0) }
     }
     #[inline(always)]
     fn add(self, o: Self) -> Self {
@@ -100,19 +116,22 @@ impl Lanes for Portable {
         Portable(v)
     }
     #[inline(always)]
-    fn transpose(m: &mut [Self; 8]) {
-        let src = *m;
+    fn transpose(src: [Self; 8]) -> [Self; 8] {
+        let mut m = src;
         for (i, row) in m.iter_mut().enumerate() {
             for (j, v) in row.0.iter_mut().enumerate() {
                 *v = src[j].0[i];
             }
         }
+        m
     }
     #[inline(always)]
-    fn luma(rgb: &[u8]) -> Self {
+    unsafe fn luma(p: *const u8) -> Self {
+        // SAFETY: the caller guarantees 24 readable bytes.
+        let px = unsafe { p.cast::<[u8; 3 * LANES]>().read_unaligned() };
         let mut v = [0.0; LANES];
-        for (y, p) in v.iter_mut().zip(rgb[..3 * LANES].chunks_exact(3)) {
-            *y = luma_scalar(p[0], p[1], p[2]);
+        for (y, c) in v.iter_mut().zip(px.chunks_exact(3)) {
+            *y = luma_scalar(c[0], c[1], c[2]);
         }
         Portable(v)
     }
@@ -120,9 +139,10 @@ impl Lanes for Portable {
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx2 {
-    //! AVX2 lanes. SAFETY: these methods execute AVX2 instructions; they are only reached from
-    //! [`super::run_avx2`], which is only called after `is_x86_feature_detected!("avx2")`.
-    use super::{LANES, Lanes};
+    //! AVX2 lanes. SAFETY (for every `unsafe` block below that only executes AVX2
+    //! instructions): these methods are only reached from [`super::run_avx2`], which is only
+    //! called after `is_x86_feature_detected!("avx2")`.
+    use super::Lanes;
     use std::arch::x86_64::*;
 
     #[derive(Clone, Copy)]
@@ -131,39 +151,37 @@ pub(crate) mod avx2 {
     impl Lanes for Avx2 {
         #[inline(always)]
         fn zero() -> Self {
-            // SAFETY: see the module docs.
+            // SAFETY: AVX2 per the module docs.
             Avx2(unsafe { _mm256_setzero_ps() })
         }
         #[inline(always)]
-        fn load(s: &[f32]) -> Self {
-            let s = &s[..LANES];
-            // SAFETY: `s` holds 8 floats; AVX2 per the module docs.
-            Avx2(unsafe { _mm256_loadu_ps(s.as_ptr()) })
+        unsafe fn load(p: *const f32) -> Self {
+            // SAFETY: 8 readable floats per the caller; AVX2 per the module docs.
+            Avx2(unsafe { _mm256_loadu_ps(p) })
         }
         #[inline(always)]
-        fn store(self, d: &mut [f32]) {
-            let d = &mut d[..LANES];
-            // SAFETY: `d` holds 8 floats; AVX2 per the module docs.
-            unsafe { _mm256_storeu_ps(d.as_mut_ptr(), self.0) }
+        unsafe fn store(self, p: *mut f32) {
+            // SAFETY: 8 writable floats per the caller; AVX2 per the module docs.
+            unsafe { _mm256_storeu_ps(p, self.0) }
         }
         #[inline(always)]
         fn add(self, o: Self) -> Self {
-            // SAFETY: see the module docs.
+            // SAFETY: AVX2 per the module docs.
             Avx2(unsafe { _mm256_add_ps(self.0, o.0) })
         }
         #[inline(always)]
         fn sub(self, o: Self) -> Self {
-            // SAFETY: see the module docs.
+            // SAFETY: AVX2 per the module docs.
             Avx2(unsafe { _mm256_sub_ps(self.0, o.0) })
         }
         #[inline(always)]
         fn div(self, d: f32) -> Self {
-            // SAFETY: see the module docs.
+            // SAFETY: AVX2 per the module docs.
             Avx2(unsafe { _mm256_div_ps(self.0, _mm256_set1_ps(d)) })
         }
         #[inline(always)]
-        fn transpose(m: &mut [Self; 8]) {
-            // SAFETY: see the module docs.
+        fn transpose(m: [Self; 8]) -> [Self; 8] {
+            // SAFETY: AVX2 per the module docs.
             unsafe {
                 let t0 = _mm256_unpacklo_ps(m[0].0, m[1].0);
                 let t1 = _mm256_unpackhi_ps(m[0].0, m[1].0);
@@ -181,24 +199,25 @@ pub(crate) mod avx2 {
                 let u5 = _mm256_shuffle_ps::<0xee>(t4, t6);
                 let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
                 let u7 = _mm256_shuffle_ps::<0xee>(t5, t7);
-                m[0] = Avx2(_mm256_permute2f128_ps::<0x20>(u0, u4));
-                m[1] = Avx2(_mm256_permute2f128_ps::<0x20>(u1, u5));
-                m[2] = Avx2(_mm256_permute2f128_ps::<0x20>(u2, u6));
-                m[3] = Avx2(_mm256_permute2f128_ps::<0x20>(u3, u7));
-                m[4] = Avx2(_mm256_permute2f128_ps::<0x31>(u0, u4));
-                m[5] = Avx2(_mm256_permute2f128_ps::<0x31>(u1, u5));
-                m[6] = Avx2(_mm256_permute2f128_ps::<0x31>(u2, u6));
-                m[7] = Avx2(_mm256_permute2f128_ps::<0x31>(u3, u7));
+                [
+                    Avx2(_mm256_permute2f128_ps::<0x20>(u0, u4)),
+                    Avx2(_mm256_permute2f128_ps::<0x20>(u1, u5)),
+                    Avx2(_mm256_permute2f128_ps::<0x20>(u2, u6)),
+                    Avx2(_mm256_permute2f128_ps::<0x20>(u3, u7)),
+                    Avx2(_mm256_permute2f128_ps::<0x31>(u0, u4)),
+                    Avx2(_mm256_permute2f128_ps::<0x31>(u1, u5)),
+                    Avx2(_mm256_permute2f128_ps::<0x31>(u2, u6)),
+                    Avx2(_mm256_permute2f128_ps::<0x31>(u3, u7)),
+                ]
             }
         }
         #[inline(always)]
-        fn luma(rgb: &[u8]) -> Self {
-            let rgb = &rgb[..3 * LANES];
-            // SAFETY: two 16-byte loads at offsets 0 and 8 stay inside the 24 bytes; AVX2 per
-            // the module docs.
+        unsafe fn luma(p: *const u8) -> Self {
+            // SAFETY: two 16-byte loads at offsets 0 and 8 stay inside the 24 readable bytes
+            // the caller guarantees; AVX2 per the module docs.
             unsafe {
-                let lo = _mm_loadu_si128(rgb.as_ptr().cast());
-                let hi = _mm_loadu_si128(rgb.as_ptr().add(8).cast());
+                let lo = _mm_loadu_si128(p.cast());
+                let hi = _mm_loadu_si128(p.add(8).cast());
                 let v = _mm256_set_m128i(hi, lo);
                 // Low half: pixels 0..4 at bytes 3p..; high half (loaded from byte 8): pixels
                 // 4..8 at bytes 4 + 3q... Each 32-bit lane gets (r, g) as two 16-bit words, or b.
@@ -234,8 +253,8 @@ pub(crate) enum Source<'a> {
 struct Plan {
     width: usize,
     height: usize,
-    /// Padded width: a multiple of [`LANES`].
-    width8: usize,
+    /// Padded width: a multiple of `LANES * V_BLOCKS`.
+    width_pad: usize,
     win_x: usize,
     win_y: usize,
     rows: [usize; BLOCK],
@@ -271,7 +290,7 @@ impl Plan {
         Plan {
             width,
             height,
-            width8: width.div_ceil(LANES) * LANES,
+            width_pad: width.div_ceil(LANES * V_BLOCKS) * LANES * V_BLOCKS,
             win_x,
             win_y,
             rows,
@@ -294,8 +313,6 @@ pub(crate) struct Scratch {
     ring: Vec<f32>,
     /// Column sums of the 1st vertical pass.
     col_sums: Vec<f32>,
-    /// One strip of 1st-vertical-pass rows, row-major.
-    strip_rows: Vec<f32>,
     /// 2nd horizontal pass at the 64 sampled columns, 64 values per row.
     h2: Vec<f32>,
 }
@@ -307,12 +324,17 @@ impl Scratch {
                 v.resize(n, 0.0);
             }
         };
-        grow(&mut self.strip_t, p.width8 * STRIP);
-        grow(&mut self.ring, p.ring_rows * p.width8);
-        grow(&mut self.col_sums, p.width8);
-        grow(&mut self.strip_rows, STRIP * p.width8);
+        grow(&mut self.strip_t, p.width_pad * STRIP);
+        grow(&mut self.ring, p.ring_rows * p.width_pad);
+        grow(&mut self.col_sums, p.width_pad);
         grow(&mut self.h2, p.rows_h2.div_ceil(STRIP) * STRIP * BLOCK);
     }
+}
+
+/// Eight vectors `f(0)..f(7)`, built in place (no zero-filled array to overwrite).
+#[inline(always)]
+fn eight<S>(f: impl Fn(usize) -> S) -> [S; 8] {
+    [f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7)]
 }
 
 /// `N` vectors, added and subtracted lane-wise.
@@ -328,6 +350,16 @@ fn v_add<S: Lanes, const N: usize>(mut a: [S; N], b: &[S; N]) -> [S; N] {
 fn v_sub<S: Lanes, const N: usize>(mut a: [S; N], b: &[S; N]) -> [S; N] {
     for q in 0..N {
         a[q] = a[q].sub(b[q]);
+    }
+    a
+}
+
+/// Divides `N` vectors by the same count.
+#[inline(always)]
+fn v_div<S: Lanes, const N: usize>(mut a: [S; N], count: usize) -> [S; N] {
+    let d = count as f32;
+    for x in a.iter_mut() {
+        *x = x.div(d);
     }
     a
 }
@@ -365,40 +397,53 @@ fn box_chain<S: Lanes, const N: usize>(
     }
 }
 
-/// Column `c` of a transposed strip: [`GROUP`] vectors of 8 rows each.
+/// Column `c` of the transposed strip at `strip_t`: [`GROUP`] vectors of 8 rows each.
+///
+/// # Safety
+/// `strip_t` must be valid for reading `(c + 1) * STRIP` floats.
 #[inline(always)]
-fn strip_col<S: Lanes>(strip_t: &[f32], c: usize) -> [S; GROUP] {
-    let col = &strip_t[c * STRIP..(c + 1) * STRIP];
+unsafe fn strip_col<S: Lanes>(strip_t: *const f32, c: usize) -> [S; GROUP] {
     let mut v = [S::zero(); GROUP];
     for (g, x) in v.iter_mut().enumerate() {
-        *x = S::load(&col[g * LANES..]);
+        // SAFETY: inside column c per the caller.
+        *x = unsafe { S::load(strip_t.add(c * STRIP + g * LANES)) };
     }
     v
-}
-
-/// Divides `N` vectors by the same count.
-#[inline(always)]
-fn v_div<S: Lanes, const N: usize>(mut a: [S; N], count: usize) -> [S; N] {
-    let d = count as f32;
-    for x in a.iter_mut() {
-        *x = x.div(d);
-    }
-    a
 }
 
 /// Luma of strip rows `r0..r0 + STRIP`, columns `0..p.cols_luma`, transposed into `strip_t`.
 #[inline(always)]
 fn fill_strip<S: Lanes>(p: &Plan, src: Source<'_>, r0: usize, strip_t: &mut [f32]) {
     match src {
-        Source::Rgb8(rgb) => fill_strip_with::<S, u8>(p, rgb, 3, r0, strip_t, S::luma, |px| {
-            luma_scalar(px[0], px[1], px[2])
-        }),
-        Source::Luma(l) => fill_strip_with::<S, f32>(p, l, 1, r0, strip_t, S::load, |px| px[0]),
+        Source::Rgb8(rgb) => fill_strip_with::<S, u8>(
+            p,
+            rgb,
+            3,
+            r0,
+            strip_t,
+            #[inline(always)]
+            // SAFETY: fill_strip_with passes a pointer to 8 whole pixels.
+            |q| unsafe { S::luma(q) },
+            #[inline(always)]
+            |px| luma_scalar(px[0], px[1], px[2]),
+        ),
+        Source::Luma(l) => fill_strip_with::<S, f32>(
+            p,
+            l,
+            1,
+            r0,
+            strip_t,
+            #[inline(always)]
+            // SAFETY: fill_strip_with passes a pointer to 8 whole pixels.
+            |q| unsafe { S::load(q) },
+            #[inline(always)]
+            |px| px[0],
+        ),
     }
 }
 
-/// [`fill_strip`] for pixels of type `T`, `ch` values each: `full(values)` converts the 8
-/// pixels starting at `values`, `one(values)` converts one pixel.
+/// [`fill_strip`] for pixels of `ch` values of type `T`: `full(ptr)` converts the 8 pixels at
+/// `ptr`, `one(values)` converts the pixel at the start of `values`.
 #[inline(always)]
 fn fill_strip_with<S: Lanes, T: Copy>(
     p: &Plan,
@@ -406,73 +451,102 @@ fn fill_strip_with<S: Lanes, T: Copy>(
     ch: usize,
     r0: usize,
     strip_t: &mut [f32],
-    full: impl Fn(&[T]) -> S,
+    full: impl Fn(*const T) -> S,
     one: impl Fn(&[T]) -> f32,
 ) {
     let blocks = p.cols_luma.div_ceil(LANES);
     let full_blocks = blocks.min(p.width / LANES);
     let row_len = p.width * ch;
+    assert!(px.len() >= p.height * row_len && strip_t.len() >= blocks * LANES * STRIP);
+    let dst = strip_t.as_mut_ptr();
     for g in 0..GROUP {
-        let rg = r0 + g * LANES;
-        let mut rows: [&[T]; LANES] = [&[]; LANES];
+        // Rows past the image repeat its last row: those lanes are never read downstream.
+        let row_index = |k: usize| (r0 + g * LANES + k).min(p.height - 1) * row_len;
+        let mut rows = [px.as_ptr(); LANES];
         for (k, row) in rows.iter_mut().enumerate() {
-            if rg + k < p.height {
-                *row = &px[(rg + k) * row_len..(rg + k + 1) * row_len];
-            }
+            // SAFETY: row_index(k) + row_len <= px.len() (asserted above).
+            *row = unsafe { px.as_ptr().add(row_index(k)) };
         }
         for cb in 0..blocks {
             let c0 = cb * LANES;
-            let mut m = [S::zero(); 8];
-            for (v, row) in m.iter_mut().zip(rows.iter()) {
-                if row.is_empty() {
-                    continue;
-                }
-                if cb < full_blocks {
-                    *v = full(&row[c0 * ch..]);
-                } else {
-                    let mut t = [0.0f32; LANES];
-                    for (c, y) in (c0..p.width).zip(t.iter_mut()) {
-                        *y = one(&row[c * ch..]);
-                    }
-                    *v = S::load(&t);
-                }
-            }
-            S::transpose(&mut m);
+            let m = if cb < full_blocks {
+                // SAFETY: pixels c0..c0 + 8 lie inside the row (cb < width / 8).
+                eight(
+                    #[inline(always)]
+                    |k| full(unsafe { rows[k].add(c0 * ch) }),
+                )
+            } else {
+                let t = tail_block(px, row_len, ch, p.width, c0, &row_index, &one);
+                // SAFETY: each t[k] holds 8 floats.
+                eight(
+                    #[inline(always)]
+                    |k| unsafe { S::load(t[k].as_ptr()) },
+                )
+            };
+            let m = S::transpose(m);
             for (i, v) in m.iter().enumerate() {
-                v.store(&mut strip_t[(c0 + i) * STRIP + g * LANES..]);
+                // SAFETY: column c0 + i < blocks * 8, inside strip_t (asserted above).
+                unsafe { v.store(dst.add((c0 + i) * STRIP + g * LANES)) };
             }
         }
     }
 }
 
+/// The last, partial block of 8 columns (`c0..width`) of 8 rows, converted one pixel at a
+/// time and padded with zeros. Kept out of line so it does not clutter the hot loop.
+#[cold]
+#[inline(never)]
+fn tail_block<T: Copy>(
+    px: &[T],
+    row_len: usize,
+    ch: usize,
+    width: usize,
+    c0: usize,
+    row_index: &dyn Fn(usize) -> usize,
+    one: &dyn Fn(&[T]) -> f32,
+) -> [[f32; LANES]; LANES] {
+    let mut t = [[0.0f32; LANES]; LANES];
+    for (k, tk) in t.iter_mut().enumerate() {
+        let row = &px[row_index(k)..row_index(k) + row_len];
+        for (c, y) in (c0..width).zip(tk.iter_mut()) {
+            *y = one(&row[c * ch..]);
+        }
+    }
+    t
+}
+
 /// 1st horizontal pass over the strip in `strip_t`, written as rows into the ring.
 #[inline(always)]
 fn h1_strip<S: Lanes>(p: &Plan, r0: usize, strip_t: &[f32], ring: &mut [f32]) {
+    assert!(strip_t.len() >= p.width_pad * STRIP && ring.len() >= p.ring_rows * p.width_pad);
+    let src = strip_t.as_ptr();
     let mut stage = [[S::zero(); GROUP]; LANES];
     let last = p.cols_v1 - 1;
-    let mut slot = [0usize; STRIP];
+    let mut slot = [ring.as_mut_ptr(); STRIP];
     for (k, s) in slot.iter_mut().enumerate() {
-        *s = ((r0 + k) % p.ring_rows) * p.width8;
+        // SAFETY: the slot index is below ring_rows (asserted above).
+        *s = unsafe { s.add(((r0 + k) % p.ring_rows) * p.width_pad) };
     }
     box_chain::<S, GROUP>(
         p.width,
         p.win_x,
         p.cols_v1,
+        // SAFETY: box_chain reads columns below p.width <= width_pad.
         #[inline(always)]
-        |k| strip_col::<S>(strip_t, k),
+        |k| unsafe { strip_col::<S>(src, k) },
         #[inline(always)]
         |c, sum, count| {
             stage[c % LANES] = v_div(*sum, count);
             if c % LANES == LANES - 1 || c == last {
                 let c0 = c - c % LANES;
                 for g in 0..GROUP {
-                    let mut m = [S::zero(); 8];
-                    for (i, x) in m.iter_mut().enumerate() {
-                        *x = stage[i][g];
-                    }
-                    S::transpose(&mut m);
+                    let m = S::transpose(eight(
+                        #[inline(always)]
+                        |i| stage[i][g],
+                    ));
                     for (k, v) in m.iter().enumerate() {
-                        v.store(&mut ring[slot[g * LANES + k] + c0..]);
+                        // SAFETY: c0 + 8 <= width_pad, inside the ring row.
+                        unsafe { v.store(slot[g * LANES + k].add(c0)) };
                     }
                 }
             }
@@ -480,10 +554,12 @@ fn h1_strip<S: Lanes>(p: &Plan, r0: usize, strip_t: &[f32], ring: &mut [f32]) {
     );
 }
 
-/// Row `r` of the ring, its first `n` columns.
-#[inline(always)]
-fn ring_row<'a>(ring: &'a [f32], p: &Plan, r: usize, n: usize) -> &'a [f32] {
-    &ring[(r % p.ring_rows) * p.width8..][..n]
+/// How one row of a vertical pass updates the running column sums.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Add,
+    AddSub,
+    Sub,
 }
 
 /// 1st vertical pass for rows `r0..r0 + STRIP` (only those below `p.rows_h2`), reading the ring
@@ -494,92 +570,103 @@ fn v1_strip<S: Lanes>(
     r0: usize,
     ring: &[f32],
     col_sums: &mut [f32],
-    strip_rows: &mut [f32],
     strip_t: &mut [f32],
 ) {
     let (ay, by) = window_reach(p.win_y);
-    let w8 = p.width8;
-    let blocks = p.cols_v1.div_ceil(LANES);
-    let n = blocks * LANES;
-    let ring_row = |r: usize| ring_row(ring, p, r, n);
+    let wp = p.width_pad;
+    let groups = p.cols_v1.div_ceil(LANES * V_BLOCKS);
+    assert!(ring.len() >= p.ring_rows * wp && col_sums.len() >= wp && strip_t.len() >= wp * STRIP);
+    let ring_row = |r: usize| {
+        // SAFETY: the slot index is below ring_rows (asserted above).
+        unsafe { ring.as_ptr().add((r % p.ring_rows) * wp) }
+    };
+    let sums = col_sums.as_mut_ptr();
     if r0 == 0 {
-        col_sums[..n].fill(0.0);
+        col_sums[..wp].fill(0.0);
         for k in 0..ay {
             let row = ring_row(k);
-            for (s, x) in col_sums[..n]
-                .chunks_exact_mut(LANES)
-                .zip(row.chunks_exact(LANES))
-            {
-                S::load(s).add(S::load(x)).store(s);
+            for o in (0..groups * LANES * V_BLOCKS).step_by(LANES) {
+                // SAFETY: o + 8 <= width_pad.
+                unsafe {
+                    S::load(sums.add(o))
+                        .add(S::load(row.add(o)))
+                        .store(sums.add(o))
+                };
             }
         }
     }
-    for k in 0..STRIP {
+    // Per strip row: which step, the rows entering and leaving the window, the divisor.
+    let mut step = [Step::Add; STRIP];
+    let mut inc = [ring.as_ptr(); STRIP];
+    let mut outg = [ring.as_ptr(); STRIP];
+    let mut count = [1.0f32; STRIP];
+    let rows = STRIP.min(p.rows_h2 - r0);
+    for k in 0..rows {
         let r = r0 + k;
-        let out = &mut strip_rows[k * w8..][..n];
-        if r >= p.rows_h2 {
-            out.fill(0.0);
-            continue;
+        let adds = r + ay < p.height;
+        let subs = r > by;
+        step[k] = match (adds, subs) {
+            (true, false) => Step::Add,
+            (true, true) => Step::AddSub,
+            // (false, false) would mean a window longer than the column: impossible.
+            _ => Step::Sub,
+        };
+        if adds {
+            inc[k] = ring_row(r + ay);
         }
-        let count = ((r + ay).min(p.height - 1) - r.saturating_sub(by) + 1) as f32;
-        let sums = &mut col_sums[..n];
-        match (r + ay < p.height, r > by) {
-            (true, true) => {
-                let (inc, outg) = (ring_row(r + ay), ring_row(r - by - 1));
-                for (((s, a), b), o) in sums
-                    .chunks_exact_mut(LANES)
-                    .zip(inc.chunks_exact(LANES))
-                    .zip(outg.chunks_exact(LANES))
-                    .zip(out.chunks_exact_mut(LANES))
-                {
-                    let v = S::load(s).add(S::load(a)).sub(S::load(b));
-                    v.store(s);
-                    v.div(count).store(o);
-                }
-            }
-            (true, false) => {
-                let inc = ring_row(r + ay);
-                for ((s, a), o) in sums
-                    .chunks_exact_mut(LANES)
-                    .zip(inc.chunks_exact(LANES))
-                    .zip(out.chunks_exact_mut(LANES))
-                {
-                    let v = S::load(s).add(S::load(a));
-                    v.store(s);
-                    v.div(count).store(o);
-                }
-            }
-            (false, true) => {
-                let outg = ring_row(r - by - 1);
-                for ((s, b), o) in sums
-                    .chunks_exact_mut(LANES)
-                    .zip(outg.chunks_exact(LANES))
-                    .zip(out.chunks_exact_mut(LANES))
-                {
-                    let v = S::load(s).sub(S::load(b));
-                    v.store(s);
-                    v.div(count).store(o);
-                }
-            }
-            // r <= by and r + ay >= height: the window covers the whole column, impossible
-            // since win_y <= height; nothing changes.
-            (false, false) => {
-                for (s, o) in sums.chunks_exact(LANES).zip(out.chunks_exact_mut(LANES)) {
-                    S::load(s).div(count).store(o);
-                }
-            }
+        if subs {
+            outg[k] = ring_row(r - by - 1);
         }
+        count[k] = ((r + ay).min(p.height - 1) - r.saturating_sub(by) + 1) as f32;
     }
-    for g in 0..GROUP {
-        for cb in 0..blocks {
-            let c0 = cb * LANES;
-            let mut m = [S::zero(); 8];
-            for (k, x) in m.iter_mut().enumerate() {
-                *x = S::load(&strip_rows[(g * LANES + k) * w8 + c0..]);
+    let dst = strip_t.as_mut_ptr();
+    let mut out = [[S::zero(); V_BLOCKS]; STRIP];
+    for gi in 0..groups {
+        let o0 = gi * LANES * V_BLOCKS;
+        let mut s = [S::zero(); V_BLOCKS];
+        for (q, x) in s.iter_mut().enumerate() {
+            // SAFETY: o0 + (q + 1) * 8 <= width_pad, inside col_sums (asserted above).
+            *x = unsafe { S::load(sums.add(o0 + q * LANES)) };
+        }
+        for k in 0..rows {
+            // SAFETY (loads): ring rows hold width_pad floats and o0 + V_BLOCKS * 8 <= width_pad.
+            let ld = |row: *const f32, q: usize| unsafe { S::load(row.add(o0 + q * LANES)) };
+            match step[k] {
+                Step::AddSub => {
+                    for (q, x) in s.iter_mut().enumerate() {
+                        *x = x.add(ld(inc[k], q)).sub(ld(outg[k], q));
+                    }
+                }
+                Step::Add => {
+                    for (q, x) in s.iter_mut().enumerate() {
+                        *x = x.add(ld(inc[k], q));
+                    }
+                }
+                Step::Sub => {
+                    for (q, x) in s.iter_mut().enumerate() {
+                        *x = x.sub(ld(outg[k], q));
+                    }
+                }
             }
-            S::transpose(&mut m);
-            for (i, v) in m.iter().enumerate() {
-                v.store(&mut strip_t[(c0 + i) * STRIP + g * LANES..]);
+            for (o, x) in out[k].iter_mut().zip(s) {
+                *o = x.div(count[k]);
+            }
+        }
+        for (q, x) in s.iter().enumerate() {
+            // SAFETY: as the loads above.
+            unsafe { x.store(sums.add(o0 + q * LANES)) };
+        }
+        for q in 0..V_BLOCKS {
+            for g in 0..GROUP {
+                let m = S::transpose(eight(
+                    #[inline(always)]
+                    |k| out[g * LANES + k][q],
+                ));
+                let c0 = o0 + q * LANES;
+                for (i, v) in m.iter().enumerate() {
+                    // SAFETY: column c0 + i < width_pad, inside strip_t (asserted above).
+                    unsafe { v.store(dst.add((c0 + i) * STRIP + g * LANES)) };
+                }
             }
         }
     }
@@ -589,31 +676,40 @@ fn v1_strip<S: Lanes>(
 /// writes rows `r0..r0 + STRIP` of `h2` (64 values per row).
 #[inline(always)]
 fn h2_strip<S: Lanes>(p: &Plan, r0: usize, strip_t: &[f32], h2: &mut [f32]) {
+    assert!(strip_t.len() >= p.width_pad * STRIP && h2.len() >= (r0 + STRIP) * BLOCK);
+    let src = strip_t.as_ptr();
     let mut sampled = [[S::zero(); GROUP]; BLOCK];
     let mut j = 0;
+    let mut next = p.cols[0];
     box_chain::<S, GROUP>(
         p.width,
         p.win_x,
         p.cols[BLOCK - 1] + 1,
+        // SAFETY: box_chain reads columns below p.width <= width_pad.
         #[inline(always)]
-        |k| strip_col::<S>(strip_t, k),
+        |k| unsafe { strip_col::<S>(src, k) },
         #[inline(always)]
         |c, sum, count| {
-            while j < BLOCK && p.cols[j] == c {
-                sampled[j] = v_div(*sum, count);
-                j += 1;
+            if c == next {
+                let v = v_div(*sum, count);
+                while j < BLOCK && p.cols[j] == c {
+                    sampled[j] = v;
+                    j += 1;
+                }
+                next = if j < BLOCK { p.cols[j] } else { usize::MAX };
             }
         },
     );
+    let dst = h2.as_mut_ptr();
     for g in 0..GROUP {
         for jb in 0..BLOCK / LANES {
-            let mut m = [S::zero(); 8];
-            for (i, x) in m.iter_mut().enumerate() {
-                *x = sampled[jb * LANES + i][g];
-            }
-            S::transpose(&mut m);
+            let m = S::transpose(eight(
+                #[inline(always)]
+                |i| sampled[jb * LANES + i][g],
+            ));
             for (k, v) in m.iter().enumerate() {
-                v.store(&mut h2[(r0 + g * LANES + k) * BLOCK + jb * LANES..]);
+                // SAFETY: row r0 + g * 8 + k < r0 + STRIP, inside h2 (asserted above).
+                unsafe { v.store(dst.add((r0 + g * LANES + k) * BLOCK + jb * LANES)) };
             }
         }
     }
@@ -623,6 +719,9 @@ fn h2_strip<S: Lanes>(p: &Plan, r0: usize, strip_t: &[f32], h2: &mut [f32]) {
 #[inline(always)]
 fn v2<S: Lanes>(p: &Plan, h2: &[f32], block: &mut [f32; BLOCK * BLOCK]) {
     const Q: usize = BLOCK / LANES;
+    assert!(h2.len() >= p.rows_h2 * BLOCK);
+    let src = h2.as_ptr();
+    let dst = block.as_mut_ptr();
     let mut i = 0;
     box_chain::<S, Q>(
         p.height,
@@ -632,7 +731,9 @@ fn v2<S: Lanes>(p: &Plan, h2: &[f32], block: &mut [f32; BLOCK * BLOCK]) {
         |r| {
             let mut v = [S::zero(); Q];
             for (q, x) in v.iter_mut().enumerate() {
-                *x = S::load(&h2[r * BLOCK + q * LANES..]);
+                // SAFETY: box_chain reads rows below rows_h2 here (the last sampled row plus
+                // the window's reach), inside h2 (asserted above).
+                *x = unsafe { S::load(src.add(r * BLOCK + q * LANES)) };
             }
             v
         },
@@ -640,7 +741,8 @@ fn v2<S: Lanes>(p: &Plan, h2: &[f32], block: &mut [f32; BLOCK * BLOCK]) {
         |r, sum, count| {
             while i < BLOCK && p.rows[i] == r {
                 for (q, s) in v_div(*sum, count).iter().enumerate() {
-                    s.store(&mut block[i * BLOCK + q * LANES..]);
+                    // SAFETY: i < 64, inside the block.
+                    unsafe { s.store(dst.add(i * BLOCK + q * LANES)) };
                 }
                 i += 1;
             }
@@ -663,7 +765,6 @@ fn run<S: Lanes>(
         strip_t,
         ring,
         col_sums,
-        strip_rows,
         h2,
     } = scratch;
     let (ay, _) = window_reach(p.win_y);
@@ -676,7 +777,7 @@ fn run<S: Lanes>(
             h1_strip::<S>(&p, h1_rows, strip_t, ring);
             h1_rows += STRIP;
         }
-        v1_strip::<S>(&p, r0, ring, col_sums, strip_rows, strip_t);
+        v1_strip::<S>(&p, r0, ring, col_sums, strip_t);
         h2_strip::<S>(&p, r0, strip_t, h2);
         r0 += STRIP;
     }
@@ -762,15 +863,19 @@ mod tests {
         let rgb: Vec<u8> = (0..24u32).map(|k| (k * 37 % 256) as u8).collect();
         let to_arr = |v: Avx2| {
             let mut a = [0.0f32; 8];
-            v.store(&mut a);
+            // SAFETY: `a` holds 8 floats; AVX2 detected above.
+            unsafe { v.store(a.as_mut_ptr()) };
             a
         };
-        assert_eq!(to_arr(Avx2::luma(&rgb)), Portable::luma(&rgb).0);
-        let mut m: [Avx2; 8] = std::array::from_fn(|i| {
+        // SAFETY: 24 bytes; AVX2 detected above.
+        let (l1, l2) = unsafe { (Avx2::luma(rgb.as_ptr()), Portable::luma(rgb.as_ptr())) };
+        assert_eq!(to_arr(l1), l2.0);
+        let m: [Avx2; 8] = std::array::from_fn(|i| {
             let row: Vec<f32> = (0..8).map(|j| (i * 8 + j) as f32).collect();
-            Avx2::load(&row)
+            // SAFETY: 8 floats; AVX2 detected above.
+            unsafe { Avx2::load(row.as_ptr()) }
         });
-        Avx2::transpose(&mut m);
+        let m = Avx2::transpose(m);
         for (i, v) in m.iter().enumerate() {
             let a = to_arr(*v);
             for (j, x) in a.iter().enumerate() {

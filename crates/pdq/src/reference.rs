@@ -133,25 +133,35 @@ pub(crate) fn dct_matrix() -> [[f32; BLOCK]; 16] {
 }
 
 /// `B = D * A * D^T` with plain left-to-right f32 sums, as the reference.
+///
+/// Written as outer products (for each `k`, add `D[i][k] * A[k][..]` to row `i` of `T`) so the
+/// compiler vectorises across outputs; every output still sums its 64 products from `k = 0`
+/// upwards, starting at 0, so the result is identical to the dot-product form.
 pub(crate) fn dct16(d: &[[f32; BLOCK]; 16], a: &[f32; BLOCK * BLOCK], out: &mut [f32; 256]) {
     let mut t = [[0.0f32; BLOCK]; 16];
-    for i in 0..16 {
-        for j in 0..BLOCK {
-            let mut s = 0.0f32;
-            for k in 0..BLOCK {
-                s += d[i][k] * a[k * BLOCK + j];
+    for (ti, di) in t.iter_mut().zip(d.iter()) {
+        for (k, &dik) in di.iter().enumerate() {
+            let ak = &a[k * BLOCK..(k + 1) * BLOCK];
+            for (x, &y) in ti.iter_mut().zip(ak) {
+                *x += dik * y;
             }
-            t[i][j] = s;
         }
     }
-    for i in 0..16 {
-        for j in 0..16 {
-            let mut s = 0.0f32;
-            for k in 0..BLOCK {
-                s += t[i][k] * d[j][k];
-            }
-            out[i * 16 + j] = s;
+    // D transposed, so the second product is also a row update.
+    let mut dt = [[0.0f32; 16]; BLOCK];
+    for (j, dj) in d.iter().enumerate() {
+        for (k, &v) in dj.iter().enumerate() {
+            dt[k][j] = v;
         }
+    }
+    for (ti, oi) in t.iter().zip(out.chunks_exact_mut(16)) {
+        let mut acc = [0.0f32; 16];
+        for (&tik, dtk) in ti.iter().zip(dt.iter()) {
+            for (x, &y) in acc.iter_mut().zip(dtk) {
+                *x += tik * y;
+            }
+        }
+        oi.copy_from_slice(&acc);
     }
 }
 
@@ -193,6 +203,36 @@ mod tests {
                 let mean = src[lo..=hi].iter().sum::<f32>() / (hi - lo + 1) as f32;
                 // small integers: the running sum is exact
                 assert_eq!(got, mean, "w {w} i {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn dct_outer_product_form_equals_dot_products() {
+        let d = dct_matrix();
+        let mut a = [0.0f32; BLOCK * BLOCK];
+        for (k, v) in a.iter_mut().enumerate() {
+            *v = ((k * 7919) % 2551) as f32 / 10.0;
+        }
+        let mut fast = [0.0f32; 256];
+        dct16(&d, &a, &mut fast);
+        let mut t = [[0.0f32; BLOCK]; 16];
+        for i in 0..16 {
+            for j in 0..BLOCK {
+                let mut s = 0.0f32;
+                for k in 0..BLOCK {
+                    s += d[i][k] * a[k * BLOCK + j];
+                }
+                t[i][j] = s;
+            }
+        }
+        for i in 0..16 {
+            for j in 0..16 {
+                let mut s = 0.0f32;
+                for k in 0..BLOCK {
+                    s += t[i][k] * d[j][k];
+                }
+                assert_eq!(s.to_bits(), fast[i * 16 + j].to_bits(), "B[{i}][{j}]");
             }
         }
     }
