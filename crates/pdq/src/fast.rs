@@ -253,7 +253,7 @@ pub(crate) enum Source<'a> {
 struct Plan {
     width: usize,
     height: usize,
-    /// Padded width: a multiple of `LANES * V_BLOCKS`.
+    /// Row stride of the ring: the width rounded up to `LANES * V_BLOCKS`, plus 16.
     width_pad: usize,
     win_x: usize,
     win_y: usize,
@@ -290,7 +290,9 @@ impl Plan {
         Plan {
             width,
             height,
-            width_pad: width.div_ceil(LANES * V_BLOCKS) * LANES * V_BLOCKS,
+            // One extra cache line per row: with power-of-two widths the ring's rows would
+            // otherwise all map to the same few L1 sets.
+            width_pad: width.div_ceil(LANES * V_BLOCKS) * LANES * V_BLOCKS + 16,
             win_x,
             win_y,
             rows,
@@ -782,6 +784,22 @@ fn run<S: Lanes>(
         r0 += STRIP;
     }
     v2::<S>(&p, h2, block);
+}
+
+/// Quality and DCT of the 64x64 block, compiled with AVX2 (the same f32 operations in the same
+/// order; only the vector width changes).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn finish_avx2(
+    d: &[[f32; BLOCK]; 16],
+    block: &[f32; BLOCK * BLOCK],
+    out: &mut [f32; 256],
+) -> u8 {
+    crate::reference::dct16(d, block, out);
+    crate::reference::quality(block)
 }
 
 /// The pipeline with portable lanes.

@@ -315,7 +315,7 @@ impl Hasher {
             match px {
                 Pixels::Rgb8(rgb) => {
                     for (y, p) in self.block.iter_mut().zip(rgb.chunks_exact(3)) {
-                        *y = reference::luma(p[0], p[1], p[2]);
+                        *y = fast::luma_scalar(p[0], p[1], p[2]);
                     }
                 }
                 Pixels::Luma(l) => self.block.copy_from_slice(l),
@@ -331,9 +331,16 @@ impl Hasher {
                 _ => fast::run_portable(px, width, height, &mut self.scratch, &mut self.block),
             }
         }
-        let quality = reference::quality(&self.block);
         let mut out = [0.0f32; 256];
-        reference::dct16(&self.dct, &self.block, &mut out);
+        let quality = match self.backend {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the backend is Avx2 only if AVX2 was detected (`with_backend`).
+            Backend::Avx2 => unsafe { fast::finish_avx2(&self.dct, &self.block, &mut out) },
+            _ => {
+                reference::dct16(&self.dct, &self.block, &mut out);
+                reference::quality(&self.block)
+            }
+        };
         (out, quality)
     }
 

@@ -101,17 +101,33 @@ pub(crate) fn decimate(src: &[f32], width: usize, height: usize, out: &mut [f32;
 ///
 /// Each neighbour difference is scaled to percent of full range in f32 and truncated to an
 /// integer before its absolute value is summed, so gradients under 2.55 grey levels count 0.
+///
+/// Each term is clamped to 9000 so the i32 sum cannot overflow on absurd luma values: one term
+/// that large already makes the capped result 100, so the clamp never changes it. (The clamp
+/// and the simple loops over rows let the compiler vectorise this.)
+#[inline(always)]
 pub(crate) fn quality(a: &[f32; BLOCK * BLOCK]) -> u8 {
-    let mut sum: i64 = 0;
-    let pct = |u: f32, v: f32| -> i64 { i64::from((((u - v) * 100.0) / 255.0) as i32).abs() };
-    for i in 0..BLOCK - 1 {
-        for j in 0..BLOCK {
-            sum += pct(a[i * BLOCK + j], a[(i + 1) * BLOCK + j]);
+    #[inline(always)]
+    fn pct(u: f32, v: f32) -> i32 {
+        let x = ((u - v) * 100.0) / 255.0;
+        // NaN (from non-finite luma) counts as no gradient, as `as i32` would make it.
+        let x = if x.is_nan() {
+            0.0
+        } else {
+            x.clamp(-9000.0, 9000.0)
+        };
+        // SAFETY: x is finite and within i32 range; truncation toward zero, like `as`.
+        unsafe { x.to_int_unchecked::<i32>() }.abs()
+    }
+    let mut sum: i32 = 0;
+    for (r0, r1) in a.chunks_exact(BLOCK).zip(a.chunks_exact(BLOCK).skip(1)) {
+        for (&u, &v) in r0.iter().zip(r1) {
+            sum += pct(u, v);
         }
     }
-    for i in 0..BLOCK {
-        for j in 0..BLOCK - 1 {
-            sum += pct(a[i * BLOCK + j], a[i * BLOCK + j + 1]);
+    for r in a.chunks_exact(BLOCK) {
+        for (&u, &v) in r.iter().zip(&r[1..]) {
+            sum += pct(u, v);
         }
     }
     (sum / 90).min(100) as u8
@@ -137,6 +153,7 @@ pub(crate) fn dct_matrix() -> [[f32; BLOCK]; 16] {
 /// Written as outer products (for each `k`, add `D[i][k] * A[k][..]` to row `i` of `T`) so the
 /// compiler vectorises across outputs; every output still sums its 64 products from `k = 0`
 /// upwards, starting at 0, so the result is identical to the dot-product form.
+#[inline(always)]
 pub(crate) fn dct16(d: &[[f32; BLOCK]; 16], a: &[f32; BLOCK * BLOCK], out: &mut [f32; 256]) {
     let mut t = [[0.0f32; BLOCK]; 16];
     for (ti, di) in t.iter_mut().zip(d.iter()) {
@@ -273,5 +290,42 @@ mod tests {
             *v = if k % BLOCK < 32 { 51.0 } else { 0.0 };
         }
         assert_eq!(quality(&a), 14);
+        // absurd values saturate instead of overflowing
+        a[0] = f32::MAX;
+        a[1] = f32::MIN;
+        a[100] = f32::NAN;
+        assert_eq!(quality(&a), 100);
+        let mut nan = [f32::NAN; BLOCK * BLOCK];
+        assert_eq!(quality(&nan), 0);
+        nan[5] = f32::INFINITY;
+        assert_eq!(quality(&nan), 0, "inf - NaN is NaN");
+    }
+
+    #[test]
+    fn quality_matches_the_unclamped_i64_form() {
+        let mut a = [0.0f32; BLOCK * BLOCK];
+        let mut s = 7u32;
+        for round in 0..50 {
+            for v in a.iter_mut() {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                // smooth-ish images with all quality levels
+                *v = (s % (1 + round * 3)) as f32 * 0.37;
+            }
+            let mut sum: i64 = 0;
+            let pct = |u: f32, v: f32| i64::from((((u - v) * 100.0) / 255.0) as i32).abs();
+            for i in 0..BLOCK {
+                for j in 0..BLOCK {
+                    if i + 1 < BLOCK {
+                        sum += pct(a[i * BLOCK + j], a[(i + 1) * BLOCK + j]);
+                    }
+                    if j + 1 < BLOCK {
+                        sum += pct(a[i * BLOCK + j], a[i * BLOCK + j + 1]);
+                    }
+                }
+            }
+            assert_eq!(i64::from(quality(&a)), (sum / 90).min(100), "round {round}");
+        }
     }
 }
