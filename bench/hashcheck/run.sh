@@ -57,10 +57,10 @@ IMPORT_S=$(python3 -c "print(round($t1-$t0,1))")
 
 echo "== starting schoon serve"
 t0=$(date +%s.%N)
-SCHOON_RATE_LIMIT__PER_SECOND=0 SCHOON_LOG_FORMAT=json RUST_LOG=warn,server::matcher=info \
+SCHOON_RATE_LIMIT__PER_SECOND=0 SCHOON_LOG_FORMAT=json RUST_LOG=${RUST_LOG:-info,sqlx=warn} \
     "$BIN" serve --data "$DATA" --listen 127.0.0.1:0 >"$OUT/serve.out" 2>"$OUT/serve.log" &
 SERVER_PID=$!
-for _ in $(seq 1 600); do
+for _ in $(seq 1 6000); do
     grep -q 'listening on' "$OUT/serve.out" 2>/dev/null && break
     kill -0 "$SERVER_PID" 2>/dev/null || { cat "$OUT/serve.log"; exit 1; }
     sleep 0.1

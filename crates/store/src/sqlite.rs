@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
 use schoon_core::audit::{self, AuditEvent, GENESIS_HASH, chain_hash};
 use schoon_core::policy;
 use schoon_core::{
@@ -32,8 +33,6 @@ use crate::{
 
 /// Rows per multi-row INSERT during imports (8 binds each, well under SQLite's limit).
 const INSERT_CHUNK: usize = 500;
-/// Rows per page when reading a snapshot.
-const SNAPSHOT_PAGE: i64 = 50_000;
 
 /// SQLite-backed store.
 #[derive(Debug, Clone)]
@@ -51,6 +50,8 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
+            // 64 MiB page cache per connection: list imports touch B-tree pages all over
+            .pragma("cache_size", "-65536")
             .foreign_keys(true);
         let write = SqlitePoolOptions::new()
             .max_connections(1)
@@ -64,7 +65,9 @@ impl SqliteStore {
         Ok(SqliteStore { read, write })
     }
 
-    pub(crate) async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
         Ok(self.write.begin_with("BEGIN IMMEDIATE").await?)
     }
 
@@ -799,22 +802,17 @@ impl Store for SqliteStore {
             .iter()
             .map(list_row)
             .collect::<StoreResult<Vec<_>>>()?;
+        // One streamed scan per list: no ORDER BY (the matcher does not need an order) and no
+        // paging, so the cost is linear in the list size.
         let mut entries = Vec::new();
-        let mut after = 0i64;
-        loop {
-            let rows = sqlx::query(
-                "SELECT e.id, e.list_id, e.signal_type, e.value, e.category FROM list_entries e \
-                 JOIN hash_lists l ON l.id = e.list_id \
-                 WHERE l.tenant_id = $1 AND e.revoked_at IS NULL AND e.id > $2 \
-                 ORDER BY e.id LIMIT $3",
+        for list in &lists {
+            let mut rows = sqlx::query(
+                "SELECT id, signal_type, value, category FROM list_entries \
+                 WHERE list_id = $1 AND revoked_at IS NULL",
             )
-            .bind(tenant_id)
-            .bind(after)
-            .bind(SNAPSHOT_PAGE)
-            .fetch_all(&mut *tx)
-            .await?;
-            let n = rows.len();
-            for r in &rows {
+            .bind(list.id)
+            .fetch(&mut *tx);
+            while let Some(r) = rows.try_next().await? {
                 let id: i64 = r.try_get("id")?;
                 let kind = parse_enum::<SignalType>(r.try_get("signal_type")?)?;
                 let value: &str = r.try_get("value")?;
@@ -822,14 +820,10 @@ impl Store for SqliteStore {
                     .map_err(|e| StoreError::Corrupt(format!("entry {id}: {e}")))?;
                 entries.push(ActiveEntry {
                     id,
-                    list_id: r.try_get("list_id")?,
+                    list_id: list.id,
                     value,
                     category: parse_enum::<Category>(r.try_get("category")?)?,
                 });
-                after = id;
-            }
-            if (n as i64) < SNAPSHOT_PAGE {
-                break;
             }
         }
         tx.commit().await?;
