@@ -41,7 +41,10 @@ async fn health_ready_metrics_openapi_and_unknown_routes_are_problems() {
         .await
         .unwrap();
     assert!(text.contains("schoon_http_requests_total"), "{text}");
-    assert!(text.contains("route=\"/healthz\""), "routes are labelled by template: {text}");
+    assert!(
+        text.contains("route=\"/healthz\""),
+        "routes are labelled by template: {text}"
+    );
     let r = s.send(get("/api/v1/nope")).await;
     assert_problem(&r, StatusCode::NOT_FOUND);
     let r = s.send(get("/api/v1/check")).await;
