@@ -7,7 +7,7 @@
 #
 # Env: N (entries, default 1000000), DURATION (s per phase, default 15), RATE (default 2000),
 #      CONCURRENCY (batch workers, default 2), BATCH (default 1000), SKIP_BUILD=1,
-#      CARGO_TARGET_DIR (where the release binaries are).
+#      CARGO_TARGET_DIR (where the release binaries are), REUSE (earlier output dir: skip import).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 N=${N:-1000000}
@@ -30,8 +30,20 @@ SERVER_PID=""
 cleanup() { [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true; }
 trap cleanup EXIT
 
-echo "== generating $N random PDQ hashes"
-python3 - "$N" "$OUT" <<'PY'
+DATA=$OUT/data
+admin() { "$BIN" admin --data "$DATA" "$@"; }
+jget() { python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())[sys.argv[1]])' "$1"; }
+if [[ -n "${REUSE:-}" ]]; then
+    # REUSE=<an earlier bench/out/hashcheck-* dir>: same list, skip generation and import
+    echo "== reusing the list of $REUSE"
+    cp -r "$REUSE/data" "$DATA"
+    cp "$REUSE/known.txt" "$OUT/known.txt"
+    N=$(wc -l < "$REUSE/list.txt" 2>/dev/null || echo "$N")
+    TOKEN=$(admin key create --org 1 | jget token)
+    IMPORT_S=$(python3 -c "import json; print(json.load(open('$REUSE/results.json'))['import_s'])" 2>/dev/null || echo 0)
+else
+    echo "== generating $N random PDQ hashes"
+    python3 - "$N" "$OUT" <<'PY'
 import os, sys
 n, out = int(sys.argv[1]), sys.argv[2]
 with open(f"{out}/list.txt", "w") as f, open(f"{out}/known.txt", "w") as k:
@@ -42,18 +54,16 @@ with open(f"{out}/list.txt", "w") as f, open(f"{out}/known.txt", "w") as k:
             k.write(h + "\n")
 PY
 
-DATA=$OUT/data
-admin() { "$BIN" admin --data "$DATA" "$@"; }
-jget() { python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())[sys.argv[1]])' "$1"; }
-TENANT=$(admin tenant create bench | jget id)
-ORG=$(admin org create --tenant "$TENANT" bench-org | jget id)
-TOKEN=$(admin key create --org "$ORG" | jget token)
-LIST=$(admin list create --tenant "$TENANT" --kind known bench-list | jget id)
-echo "== importing (one transaction)"
-t0=$(date +%s.%N)
-admin list upload "$LIST" "$OUT/list.txt" --type pdq
-t1=$(date +%s.%N)
-IMPORT_S=$(python3 -c "print(round($t1-$t0,1))")
+    TENANT=$(admin tenant create bench | jget id)
+    ORG=$(admin org create --tenant "$TENANT" bench-org | jget id)
+    TOKEN=$(admin key create --org "$ORG" | jget token)
+    LIST=$(admin list create --tenant "$TENANT" --kind known bench-list | jget id)
+    echo "== importing (one transaction)"
+    t0=$(date +%s.%N)
+    admin list upload "$LIST" "$OUT/list.txt" --type pdq
+    t1=$(date +%s.%N)
+    IMPORT_S=$(python3 -c "print(round($t1-$t0,1))")
+fi
 
 echo "== starting schoon serve"
 t0=$(date +%s.%N)
