@@ -128,9 +128,13 @@ fn rss_kib() -> u64 {
 /// CPU seconds used by this process (user + system), from /proc; 0 where unavailable.
 /// On a shared machine this is steadier than wall time.
 fn cpu_s() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let Some(rest) = stat.rsplit(')').next() else { return 0.0 };
+    let Some(rest) = stat.rsplit(')').next() else {
+        return 0.0;
+    };
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / 100.0
@@ -247,7 +251,10 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("schoon.qps={qps:.0}");
     println!("schoon.us_per_query={:.2}", 1e6 / qps);
-    println!("schoon.qps_cpu={:.0}", queries.len() as f64 / best_cpu.max(1e-9));
+    println!(
+        "schoon.qps_cpu={:.0}",
+        queries.len() as f64 / best_cpu.max(1e-9)
+    );
     println!("schoon.matches={total_matches}");
     println!("schoon.dihedral_batches_per_s={dih_bps:.0}");
     println!("schoon.snapshot_save_s={save_s:.3}");
