@@ -1,6 +1,6 @@
 //! Times PDQ hashing on raw RGB8 files, for `bench/pdq/bench.sh`.
 //!
-//! Usage: `pdq_bench MANIFEST [RUNS]`, where each manifest line is
+//! Usage: `pdq_bench MANIFEST [RUNS] [auto|portable|reference]`, where each manifest line is
 //! `name<TAB>width<TAB>height<TAB>path-to-raw-rgb` (further columns ignored, `#` lines skipped).
 //! Prints `name<TAB>ms<TAB>dihedral_ms<TAB>hash<TAB>quality` per image; ms is the minimum over RUNS
 //! runs (default 15) of `Hasher::hash_rgb8` on pixels already in memory, single thread.
@@ -11,7 +11,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let manifest = args.get(1).ok_or("usage: pdq_bench MANIFEST [RUNS]")?;
     let runs: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(15);
-    let mut hasher = pdq::Hasher::new();
+    let backend = match args.get(3).map(String::as_str) {
+        None | Some("auto") => pdq::Backend::Auto,
+        Some("portable") => pdq::Backend::Portable,
+        Some("reference") => pdq::Backend::Reference,
+        Some(other) => return Err(format!("unknown backend {other}").into()),
+    };
+    let mut hasher = pdq::Hasher::with_backend(backend);
     for line in std::fs::read_to_string(manifest)?.lines() {
         if line.starts_with('#') || line.trim().is_empty() {
             continue;

@@ -1,9 +1,9 @@
 //! Pixel-exact vectors independent of any image decoder: synthetic RGB images defined by a
 //! formula, hashed by Meta's C++ core (PyPI `pdqhash`) in `bench/pdq/make_vectors.py`, which
 //! wrote `tests/data/synthetic.csv`. Here the same formula regenerates the same pixels, and
-//! every hash, dihedral hash and quality must be identical.
+//! every hash, dihedral hash and quality must be identical, with every backend.
 
-use pdq::{Hash256, Hasher};
+use pdq::{Backend, Hash256, Hasher};
 
 /// The 32-bit finaliser used by the formula (see `bench/pdq/make_vectors.py`).
 fn mix32(mut z: u32) -> u32 {
@@ -89,8 +89,14 @@ fn cases() -> Vec<Case> {
 fn synthetic_images_hash_exactly_like_the_reference() {
     let cases = cases();
     assert!(cases.len() >= 15);
-    let mut hasher = Hasher::new();
-    for c in &cases {
+    for backend in [Backend::Auto, Backend::Portable, Backend::Reference] {
+        check_cases(&cases, Hasher::with_backend(backend));
+    }
+}
+
+fn check_cases(cases: &[Case], mut hasher: Hasher) {
+    let backend = hasher.backend();
+    for c in cases {
         let rgb = synthetic_image(c.kind, c.seed, c.width, c.height);
         let sum: u64 = rgb.iter().map(|&v| u64::from(v)).sum();
         assert_eq!(
@@ -98,7 +104,10 @@ fn synthetic_images_hash_exactly_like_the_reference() {
             "pixel formula differs for {}x{} seed {}",
             c.width, c.height, c.seed
         );
-        let what = format!("kind {} seed {} {}x{}", c.kind, c.seed, c.width, c.height);
+        let what = format!(
+            "{backend:?}: kind {} seed {} {}x{}",
+            c.kind, c.seed, c.width, c.height
+        );
         let plain = hasher.hash_rgb8(&rgb, c.width, c.height).expect("hash");
         assert_eq!(plain.hash, c.pdq, "{what}: plain hash");
         assert_eq!(plain.quality, c.quality, "{what}: plain quality");
