@@ -802,30 +802,35 @@ impl Store for SqliteStore {
             .iter()
             .map(list_row)
             .collect::<StoreResult<Vec<_>>>()?;
-        // One streamed scan per list: no ORDER BY (the matcher does not need an order) and no
-        // paging, so the cost is linear in the list size.
+        // One streamed sequential scan of the table: no ORDER BY (the matcher needs no order),
+        // no paging, and `+list_id` keeps SQLite from walking the (list, value) index, whose
+        // row look-ups cost far more than reading the table in order.
+        let list_ids: std::collections::HashSet<i64> = lists.iter().map(|l| l.id).collect();
         let mut entries = Vec::new();
-        for list in &lists {
-            let mut rows = sqlx::query(
-                "SELECT id, signal_type, value, category FROM list_entries \
-                 WHERE list_id = $1 AND revoked_at IS NULL",
-            )
-            .bind(list.id)
-            .fetch(&mut *tx);
-            while let Some(r) = rows.try_next().await? {
-                let id: i64 = r.try_get("id")?;
-                let kind = parse_enum::<SignalType>(r.try_get("signal_type")?)?;
-                let value: &str = r.try_get("value")?;
-                let value = SignalValue::parse(kind, value)
-                    .map_err(|e| StoreError::Corrupt(format!("entry {id}: {e}")))?;
-                entries.push(ActiveEntry {
-                    id,
-                    list_id: list.id,
-                    value,
-                    category: parse_enum::<Category>(r.try_get("category")?)?,
-                });
+        let mut rows = sqlx::query(
+            "SELECT id, list_id, signal_type, value, category FROM list_entries \
+             WHERE revoked_at IS NULL AND +list_id IN (SELECT id FROM hash_lists WHERE tenant_id = $1)",
+        )
+        .bind(tenant_id)
+        .fetch(&mut *tx);
+        while let Some(r) = rows.try_next().await? {
+            let id: i64 = r.try_get(0)?;
+            let list_id: i64 = r.try_get(1)?;
+            if !list_ids.contains(&list_id) {
+                continue;
             }
+            let kind = parse_enum::<SignalType>(r.try_get(2)?)?;
+            let value: &str = r.try_get(3)?;
+            let value = SignalValue::parse(kind, value)
+                .map_err(|e| StoreError::Corrupt(format!("entry {id}: {e}")))?;
+            entries.push(ActiveEntry {
+                id,
+                list_id,
+                value,
+                category: parse_enum::<Category>(r.try_get(4)?)?,
+            });
         }
+        drop(rows);
         tx.commit().await?;
         Ok(Snapshot {
             version,
