@@ -505,7 +505,16 @@ mod tests {
             (50, 520),
             (611, 403),
         ];
-        for (n, &(w, hgt)) in sizes.iter().enumerate() {
+        // plus pseudo-random sizes
+        let mut s = 0x9e37_79b9u32;
+        let mut next = |m: u32| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            (s % m) as usize
+        };
+        let random: Vec<(usize, usize)> = (0..24).map(|_| (5 + next(400), 5 + next(400))).collect();
+        for (n, &(w, hgt)) in sizes.iter().chain(&random).enumerate() {
             let rgb = noise(w * hgt * 3, n as u32 + 11);
             let luma: Vec<f32> = rgb
                 .chunks_exact(3)
