@@ -12,6 +12,7 @@ pub mod model;
 pub mod policy;
 pub mod report;
 pub mod signal;
+pub mod takedown;
 
 pub use model::*;
 pub use signal::{SignalError, SignalType, SignalValue};
