@@ -9,6 +9,7 @@ pub mod apikey;
 pub mod audit;
 pub mod hit;
 pub mod model;
+pub mod order;
 pub mod policy;
 pub mod report;
 pub mod signal;
