@@ -266,6 +266,21 @@ pub fn transition(
     }
 }
 
+/// What the deadline sweep must do for an order: `Some(DeadlinePassed)` when the order is
+/// delivered or acknowledged and `now` has reached `due_at`, else nothing. The sweep applies the
+/// event through [`transition`]; starting a penalty stays an officer's decision.
+pub fn sweep_event(
+    status: OrderStatus,
+    due_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<OrderEvent> {
+    let waiting = matches!(
+        status.state,
+        OrderState::Delivered | OrderState::Acknowledged
+    );
+    (waiting && due_at.is_some_and(|due| now >= due)).then_some(OrderEvent::DeadlinePassed)
+}
+
 /// The compliance term of an order. Only the terms the law and practice use are allowed: at
 /// most 12 h under the Dutch act (1 h for urgent cases, as in the EU terrorist-content rules),
 /// 24 h for the sector norm used before the act.
@@ -886,6 +901,33 @@ mod tests {
         }
         assert_eq!(status, st(OrderState::Complied, AppealStatus::Upheld));
         assert!(status.state.is_terminal());
+    }
+
+    #[test]
+    fn the_sweep_fires_once_the_deadline_is_reached_on_an_injected_clock() {
+        use crate::hit::{Clock, ManualClock};
+        let clock = ManualClock::new(t(10, 0, 0));
+        let due = OrderDeadline::OneHour.due_at(clock.now());
+        let delivered = st(OrderState::Delivered, AppealStatus::None);
+        assert_eq!(sweep_event(delivered, Some(due), clock.now()), None);
+        clock.advance(Duration::minutes(59));
+        assert_eq!(sweep_event(delivered, Some(due), clock.now()), None);
+        clock.advance(Duration::minutes(1));
+        let event = sweep_event(delivered, Some(due), clock.now());
+        assert_eq!(event, Some(OrderEvent::DeadlinePassed));
+        let overdue = transition(delivered, OrderEvent::DeadlinePassed).unwrap();
+        assert_eq!(overdue.state, OrderState::Overdue);
+        // Once overdue, complied, or never delivered (no due time), the sweep does nothing.
+        for state in OrderState::ALL {
+            let status = st(*state, AppealStatus::None);
+            let fires = sweep_event(status, Some(due), clock.now()).is_some();
+            assert_eq!(
+                fires,
+                matches!(state, OrderState::Delivered | OrderState::Acknowledged),
+                "{state}"
+            );
+            assert_eq!(sweep_event(status, None, clock.now()), None);
+        }
     }
 
     #[test]
