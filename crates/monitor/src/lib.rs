@@ -34,7 +34,7 @@ pub use model::{
 };
 pub use rank::{RankMetric, RankOrder, RankedOrg, Ranking, rank};
 pub use stats::{
-    CaseAssessment, Exclusion, Exclusions, HitQuality, MonitorReport, Normalised, OrgStats,
+    CaseAssessment, Exclusions, HitQuality, MonitorReport, Normalised, OrgStats,
     RemovalDistribution, Share, TrendPoint, WINDOWS_HOURS, assess_cases, compute_report,
     monthly_trend, percentile_nearest_rank,
 };

@@ -37,16 +37,6 @@ impl Share {
     }
 }
 
-/// Why a case was left out of every organisation's figures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Exclusion {
-    /// No notice was ever sent (nothing to measure against).
-    NoNotice,
-    /// No hoster spell covers the first notice (attribution unknown at that time).
-    NoHoster,
-}
-
 /// Counts of cases in the period that could not be attributed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Exclusions {
@@ -233,6 +223,9 @@ pub struct MonitorReport {
     pub rows: Vec<OrgStats>,
     /// Cases left out, and why.
     pub excluded: Exclusions,
+    /// The windows of `removed_within`, in hours ([`WINDOWS_HOURS`]), so JSON readers need not
+    /// know the order by heart.
+    pub windows_hours: [u32; 4],
 }
 
 /// Nearest-rank percentile of sorted values: the value at 1-based rank `ceil(p / 100 × n)`,
@@ -353,6 +346,7 @@ pub fn compute_report(
         national,
         rows,
         excluded,
+        windows_hours: WINDOWS_HOURS,
     }
 }
 

@@ -306,6 +306,58 @@ fn organisation_b_national_row_and_exclusions() {
 }
 
 #[test]
+fn national_counts_are_the_sum_of_the_rows() {
+    let report = report();
+    let sum = |f: &dyn Fn(&OrgStats) -> u64| report.rows.iter().map(f).sum::<u64>();
+    let n = &report.national;
+    assert_eq!(n.cases, sum(&|r| r.cases));
+    assert_eq!(n.notices, sum(&|r| r.notices));
+    assert_eq!(n.removed, sum(&|r| r.removed));
+    assert_eq!(n.not_removed, sum(&|r| r.not_removed));
+    assert_eq!(n.online_at_period_end, sum(&|r| r.online_at_period_end));
+    assert_eq!(n.repeat_offences, sum(&|r| r.repeat_offences));
+    for idx in 0..4 {
+        assert_eq!(
+            n.removed_within[idx].count,
+            sum(&|r| r.removed_within[idx].count)
+        );
+        assert_eq!(n.removed_within[idx].of, sum(&|r| r.removed_within[idx].of));
+    }
+    assert_eq!(
+        n.distribution.buckets().iter().sum::<u64>(),
+        n.cases,
+        "every case is in exactly one bucket"
+    );
+}
+
+#[test]
+fn repeats_look_at_the_earliest_other_removal_of_the_same_organisation() {
+    let a = org_a();
+    let b = org_b();
+    let cases = vec![
+        // X: notified at 100 h; Y (same site) was verified removed at 3 h -> repeat.
+        removed(case(1, "same.example", &a, Some(100.0)), 105.0, 110.0),
+        // Y: the earliest; X's removal (110 h) is later than Y's notice -> not a repeat.
+        removed(case(2, "same.example", &a, Some(1.0)), 2.0, 3.0),
+        // Z: notified at 50 h -> repeat of Y (3 h), not of X (110 h); never removed itself.
+        case(3, "same.example", &a, Some(50.0)),
+        // W: same site at another organisation -> not a repeat there.
+        case(4, "same.example", &b, Some(200.0)),
+        // V: same organisation, notified at 2.5 h, before Y's removal was verified (3 h).
+        case(5, "same.example", &a, Some(2.5)),
+    ];
+    let (assessed, _) = assess_cases(&cases, &january(), as_of(), &MonitorConfig::STANDARD);
+    let repeat: Vec<(i64, bool)> = assessed
+        .iter()
+        .map(|c| (c.case_id, c.repeat_of_earlier))
+        .collect();
+    assert_eq!(
+        repeat,
+        [(1, true), (2, false), (3, true), (4, false), (5, false)]
+    );
+}
+
+#[test]
 fn per_case_assessment_edge_cases() {
     let (assessed, _) = assess_cases(
         &scenario().cases,
@@ -569,6 +621,7 @@ fn json_export_round_trips_and_names_the_method() {
     assert_eq!(value["method_version"], METHOD_VERSION);
     assert_eq!(value["period"]["from"], "2026-01-01T00:00:00Z");
     assert_eq!(value["config"]["non_response_hours"], 48);
+    assert_eq!(value["windows_hours"], serde_json::json!([1, 12, 24, 48]));
     assert_eq!(value["rows"][0]["org"]["name"], "Alpha Hosting");
     assert_eq!(value["rows"][0]["removal_p50_seconds"], 3600);
     assert_eq!(value["rows"][0]["removed_within"][2]["count"], 6);
