@@ -18,6 +18,39 @@
 //!
 //! Attribution rule: a case belongs to the organisation that hosted the URL at the first
 //! notice, for the whole case, even if the URL moves later (then `hoster_changed` is set).
+//!
+//! ```
+//! use chrono::{Duration, TimeZone, Utc};
+//! use schoon_monitor::*;
+//!
+//! let t0 = Utc.with_ymd_and_hms(2026, 1, 5, 12, 0, 0).unwrap();
+//! let hoster = OrgKey::new("Example Hosting", Some(64500));
+//! let case = CaseTimeline {
+//!     case_id: 1,
+//!     url: "http://site.example/a.jpg".into(),
+//!     site: "site.example".into(),
+//!     digest: None,
+//!     hosters: vec![HosterSpell { org: hoster.clone(), from: t0 - Duration::days(30), to: None }],
+//!     reported_at: t0 - Duration::hours(1),
+//!     notices: vec![NoticeRecord { at: t0, recipient: hoster.clone(), step: NoticeStep::Notice }],
+//!     responded_at: Some(t0 + Duration::hours(2)),
+//!     removal: Some(Removal {
+//!         offline_at: t0 + Duration::hours(5),
+//!         verified_at: t0 + Duration::hours(6),
+//!     }),
+//!     reoccurred_at: vec![],
+//! };
+//! let input = MonitorInput { cases: vec![case], ..MonitorInput::default() };
+//! let january = Period::month(2026, 1).unwrap();
+//! let report = compute_report(&input, &january, january.to(), &MonitorConfig::STANDARD);
+//! let row = &report.rows[0];
+//! assert_eq!(row.removal_p50_seconds, Some(5 * 3600));
+//! assert_eq!(row.removed_within[2].share, Some(1.0)); // within 24 h
+//! let csv = export::report_csv(&report);
+//! assert!(csv.lines().nth(2).unwrap().starts_with(METHOD_VERSION));
+//! let chart = svg::removal_histogram(&row.distribution, "Example Hosting", "hist-1", Lang::En);
+//! assert!(chart.contains("<title id=\"hist-1-title\">"));
+//! ```
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
