@@ -804,3 +804,41 @@ fn escaping_covers_markup_and_control_characters() {
         "&lt;a href=&apos;x&apos;&gt;&amp;&quot;\u{FFFD}"
     );
 }
+
+/// One organisation, one case removed after 5 h, one hit: small enough to pin the whole JSON.
+fn small_report() -> MonitorReport {
+    let a = org_a();
+    let mut c = removed(case(1, "one.example", &a, Some(10.0)), 15.0, 16.0);
+    c.responded_at = Some(h(11.0));
+    let input = MonitorInput {
+        cases: vec![c],
+        hits: vec![HitRecord {
+            hit_id: 7,
+            org: a.clone(),
+            created_at: h(20.0),
+            deadline_at: h(44.0),
+            acknowledged_at: Some(h(21.0)),
+            verified_at: None,
+            overdue_at: None,
+        }],
+        space: vec![AnnouncedSpace {
+            org: a,
+            ipv4_addresses: 1024,
+            ipv6_slash48s: 0,
+        }],
+    };
+    compute_report(&input, &january(), as_of(), &MonitorConfig::STANDARD)
+}
+
+/// Golden files: the whole public export formats. The values were checked by hand against the
+/// case comments above (national row: 11 removed times, p50 = rank 6 = 10 h, p90 = rank 10 =
+/// 60 h, p99 = rank 11 = 100 h). A change here is a change of the published format or method:
+/// bump `METHOD_VERSION` if a definition changed.
+#[test]
+fn csv_and_json_goldens() {
+    assert_eq!(report_csv(&report()), include_str!("golden/scenario.csv"));
+    assert_eq!(
+        report_json(&small_report()).unwrap(),
+        include_str!("golden/small_report.json")
+    );
+}
