@@ -197,6 +197,46 @@ impl ObservationOutcome {
     }
 }
 
+simple_enum!(
+    /// Where a notice (one e-mail) is in the outbox.
+    NoticeState, "notice state", {
+        /// Waits for its due time.
+        Queued => "queued",
+        /// Kept back (police first) until released.
+        Held => "held",
+        /// Claimed by a worker; SMTP in progress.
+        Sending => "sending",
+        /// Accepted by the recipient's mail server.
+        Sent => "sent",
+        /// Refused by the mail server.
+        Rejected => "rejected",
+        /// Found in `sending` after its lease: maybe sent. Never resent automatically.
+        DeliveryUnknown => "delivery_unknown",
+        /// Not sent and never will be (all its cases went away first).
+        Cancelled => "cancelled",
+    }
+);
+
+simple_enum!(
+    /// A provider's answer to a notice.
+    ResponseKind, "response kind", {
+        /// Acknowledged (acting on it).
+        Ack => "ack",
+        /// Disputes the notice.
+        Dispute => "dispute",
+    }
+);
+
+simple_enum!(
+    /// An escalation record of a case (at most one of each kind per case).
+    CaseEscalationKind, "case escalation kind", {
+        /// Police referral.
+        Police => "police",
+        /// Escalation to the regulator.
+        Regulator => "regulator",
+    }
+);
+
 /// One observation, as the verdict needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObservationPoint {

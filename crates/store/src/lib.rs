@@ -12,6 +12,7 @@ pub mod followup;
 mod jobs;
 pub mod reports;
 mod sqlite;
+pub mod takedown;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -25,6 +26,7 @@ pub use followup::FollowupStore;
 pub use jobs::{Job, JobId, JobStatus, NewJob};
 pub use reports::ReportStore;
 pub use sqlite::SqliteStore;
+pub use takedown::TakedownStore;
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -146,7 +148,7 @@ pub struct Snapshot {
 
 /// The storage interface. Object-safe (`Arc<dyn Store>`).
 #[async_trait]
-pub trait Store: ReportStore + FollowupStore + Send + Sync + 'static {
+pub trait Store: ReportStore + FollowupStore + TakedownStore + Send + Sync + 'static {
     /// Checks the database answers.
     async fn ping(&self) -> StoreResult<()>;
 

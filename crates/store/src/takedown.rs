@@ -1,0 +1,2475 @@
+//! Notice-and-takedown storage ([takedown]): cases, attribution history, the notice outbox,
+//! re-check observations, provider responses and escalations.
+//!
+//! A separate trait ([`TakedownStore`], a supertrait of [`crate::Store`]). Like the follow-up
+//! store, every case transition goes through [`schoon_core::takedown::transition`] inside the
+//! write transaction and is applied with a conditional update (`WHERE state = <from>`), with a
+//! `case_events` row and a hash-chained audit event (`case.<event>` on `case:<id>`) in the same
+//! transaction; notice changes write `notice.<event>` on `notice:<id>`. Times come from the
+//! caller's clock.
+//!
+//! "Never twice for the same step" is the UNIQUE `(case_id, rung, sequence)` of `notice_items`:
+//! [`TakedownStore::enqueue_notice`] writes nothing and returns `None` when any step is taken.
+//! The outbox is at-most-once: a notice is claimed (`sending`, committed) before SMTP, and one
+//! found in `sending` after its lease becomes `delivery_unknown` for a human instead of being
+//! resent.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use schoon_core::TenantId;
+use schoon_core::policy::DEFAULT_PDQ_RADIUS;
+use schoon_core::report::{ItemId, ReportId};
+pub use schoon_core::takedown::{
+    CaseError, CaseEscalationKind, CaseEvent, CaseId, CaseState, DueStep, LadderRung, LadderState,
+    NoticeId, NoticeState, ObservationOutcome, ObservationPoint, OnlineVerdict, ResponseKind,
+    SentStep, TakedownPolicy,
+};
+use schoon_core::takedown::{next_check_at, online_verdict, transition};
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+
+use crate::sqlite::{AuditWriter, SqliteStore, opt_ts, parse_enum};
+use crate::{Actor, ReportStore, StoreError, StoreResult, parse_ts, ts};
+
+/// How long a case handed out by [`TakedownStore::due_checks`] is not handed out again (the
+/// check records its observation well before; a crashed check is retried after this).
+pub const CHECK_LEASE_MINUTES: i64 = 10;
+/// Observations read back to decide the verdict (only the trailing miss streak matters).
+const VERDICT_WINDOW: i64 = 200;
+/// Observations shown in a case timeline (newest).
+const TIMELINE_OBSERVATIONS: i64 = 500;
+
+/// A case to open for one illegal media item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewCase {
+    /// Tenant.
+    pub tenant_id: TenantId,
+    /// Report.
+    pub report_id: ReportId,
+    /// The item (one case per item, ever).
+    pub item_id: ItemId,
+    /// The media URL (what is re-checked).
+    pub url: String,
+    /// The reported page URL.
+    pub page_url: String,
+    /// Marked "police first": no provider notices until released.
+    pub police_first: bool,
+}
+
+/// A case's current contacts.
+///
+/// CDN convention: a case goes to the CDN as proxy ([`CaseContacts::via_cdn`]) when a CDN is
+/// known and either no hoster abuse address is known or the "hoster" is the CDN itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CaseContacts {
+    /// Hosting organisation.
+    pub hoster_org: Option<String>,
+    /// Hoster abuse address.
+    pub hoster_email: Option<String>,
+    /// Hoster country (ISO 3166 alpha-2).
+    pub hoster_country: Option<String>,
+    /// Origin AS number.
+    pub asn: Option<u32>,
+    /// The IP the host resolved to.
+    pub ip: Option<String>,
+    /// CDN in front of the site.
+    pub cdn_org: Option<String>,
+    /// CDN abuse address.
+    pub cdn_email: Option<String>,
+    /// Registrar.
+    pub registrar_name: Option<String>,
+    /// Registrar abuse address.
+    pub registrar_email: Option<String>,
+    /// Site owner address.
+    pub site_owner_email: Option<String>,
+}
+
+impl CaseContacts {
+    /// Whether the hoster rung goes to the CDN.
+    pub fn via_cdn(&self) -> bool {
+        self.cdn_org.is_some()
+            && self.cdn_email.is_some()
+            && (self.hoster_email.is_none() || self.hoster_org == self.cdn_org)
+    }
+
+    /// The address a rung's notice goes to, if known.
+    pub fn recipient(&self, rung: LadderRung) -> Option<&str> {
+        match rung {
+            LadderRung::Hoster => self.hoster_email.as_deref(),
+            LadderRung::Cdn => self.cdn_email.as_deref(),
+            LadderRung::SiteOwner => self.site_owner_email.as_deref(),
+            LadderRung::Registrar => self.registrar_email.as_deref(),
+            LadderRung::Police | LadderRung::Regulator => None,
+        }
+    }
+
+    /// The organisation a rung's notice goes to, if known.
+    pub fn recipient_org(&self, rung: LadderRung) -> Option<&str> {
+        match rung {
+            LadderRung::Hoster => self.hoster_org.as_deref(),
+            LadderRung::Cdn => self.cdn_org.as_deref(),
+            LadderRung::Registrar => self.registrar_name.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether the first rung (hoster or CDN) has an address.
+    pub fn has_first_recipient(&self) -> bool {
+        self.hoster_email.is_some() || (self.cdn_org.is_some() && self.cdn_email.is_some())
+    }
+
+    /// Who hosts it, for hoster-change detection: the CDN when notices go there, else the
+    /// organisation, else the AS number.
+    fn hoster_key(&self) -> Option<String> {
+        if self.via_cdn() {
+            return self
+                .cdn_org
+                .as_ref()
+                .map(|o| format!("cdn:{}", o.to_lowercase()));
+        }
+        if let Some(o) = &self.hoster_org {
+            return Some(format!("org:{}", o.trim().to_lowercase()));
+        }
+        self.asn.map(|a| format!("as:{a}"))
+    }
+}
+
+/// A takedown case.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Case {
+    /// Id.
+    pub id: CaseId,
+    /// Tenant.
+    pub tenant_id: TenantId,
+    /// Report.
+    pub report_id: ReportId,
+    /// Item.
+    pub item_id: ItemId,
+    /// Media URL.
+    pub url: String,
+    /// Page URL.
+    pub page_url: String,
+    /// Host of the media URL.
+    pub host: String,
+    /// Registrable domain (public-suffix aware), once attributed.
+    pub registrable_domain: Option<String>,
+    /// State.
+    pub state: CaseState,
+    /// Marked police first.
+    pub police_first: bool,
+    /// Current contacts.
+    pub contacts: CaseContacts,
+    /// The latest attribution row.
+    pub attribution_id: Option<i64>,
+    /// Ladder start (monitoring start, last hoster change or re-appearance).
+    pub ladder_since: Option<DateTime<Utc>>,
+    /// First time the case went to monitoring.
+    pub monitoring_since: Option<DateTime<Utc>>,
+    /// When the next re-check is due (None: not checked).
+    pub next_check_at: Option<DateTime<Utc>>,
+    /// Counted misses of the current streak.
+    pub misses: u32,
+    /// When the material was removed (first miss of the verifying streak).
+    pub removed_at: Option<DateTime<Utc>>,
+    /// When the offline verdict was reached.
+    pub offline_verified_at: Option<DateTime<Utc>>,
+    /// Last re-appearance after removal.
+    pub reappeared_at: Option<DateTime<Utc>>,
+    /// Last hoster change.
+    pub hoster_changed_at: Option<DateTime<Utc>>,
+    /// Country the case was forwarded to.
+    pub forward_country: Option<String>,
+    /// Opened.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Closed.
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// One attribution, as made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewAttribution {
+    /// Contacts found.
+    pub contacts: CaseContacts,
+    /// Host of the URL.
+    pub host: String,
+    /// Registrable domain.
+    pub registrable_domain: Option<String>,
+    /// What is missing or unapproved (e.g. `hoster:no_abuse_email`); non-empty parks the case.
+    pub needs_contact: Vec<String>,
+    /// The full attribution record.
+    pub raw: serde_json::Value,
+    /// When it was made.
+    pub made_at: DateTime<Utc>,
+    /// The tenant's country: a hoster elsewhere means "moved abroad".
+    pub tenant_country: Option<String>,
+}
+
+/// What an attribution did to the case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum AttributionOutcome {
+    /// The case (now) is monitored with these contacts.
+    Monitoring,
+    /// Parked: no usable contact.
+    NeedsContact,
+    /// Another hoster than before: the ladder restarts for it.
+    HosterChanged,
+    /// The hoster is abroad: forwarded to that country's hotline.
+    MovedAbroad {
+        /// Hoster country.
+        country: String,
+    },
+    /// Nothing changed (history row stored).
+    Unchanged,
+}
+
+/// A case due for a re-check, with what to compare against.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseForCheck {
+    /// The case.
+    pub case: Case,
+    /// Stored SHA-256 (hex) of the media.
+    pub sha256: Option<String>,
+    /// Stored PDQ (hex) of the media.
+    pub pdq: Option<String>,
+    /// PDQ radius within which a re-encoded copy counts as the same.
+    pub pdq_radius: u32,
+}
+
+/// One re-fetch of a case URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewObservation {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// HTTP status, if there was an answer.
+    pub http_status: Option<u16>,
+    /// Verdict of this observation.
+    pub outcome: ObservationOutcome,
+    /// Why (e.g. `sha256_match`, `pdq_distance`, `soft_404`, `not_an_image`).
+    pub detail: Option<String>,
+    /// Content type served.
+    pub content_type: Option<String>,
+    /// SHA-256 of what was served.
+    pub served_sha256: Option<String>,
+    /// PDQ of what was served.
+    pub served_pdq: Option<String>,
+    /// PDQ distance to the stored hash.
+    pub distance: Option<u32>,
+    /// URL after redirects.
+    pub final_url: Option<String>,
+    /// Network error.
+    pub error: Option<String>,
+}
+
+/// A stored observation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Observation {
+    /// Id.
+    pub id: i64,
+    /// Case.
+    pub case_id: CaseId,
+    /// What was observed.
+    #[serde(flatten)]
+    pub observation: NewObservation,
+}
+
+/// What recording an observation did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ObservationResult {
+    /// The case afterwards.
+    pub case: Case,
+    /// The verdict over its recent observations.
+    pub verdict: OnlineVerdict,
+    /// The new state, if it changed (removed, or monitoring again after re-appearance).
+    pub changed: Option<CaseState>,
+}
+
+/// A case with what the ladder needs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LadderCase {
+    /// The case.
+    pub case: Case,
+    /// Ladder input.
+    pub ladder: LadderState,
+}
+
+/// A notice to queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewNotice {
+    /// Tenant.
+    pub tenant_id: TenantId,
+    /// Rung (an e-mail rung: not `regulator`).
+    pub rung: LadderRung,
+    /// Recipient address.
+    pub recipient_email: String,
+    /// Recipient organisation.
+    pub recipient_org: Option<String>,
+    /// Language of the mail.
+    pub language: Option<String>,
+    /// Earliest send time (after the sending window).
+    pub due_at: DateTime<Utc>,
+    /// Queue it held (police first) rather than queued.
+    pub held: bool,
+    /// `(case, sequence)` of every step the notice covers.
+    pub items: Vec<(CaseId, u32)>,
+}
+
+/// A case step in a notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct NoticeItemRef {
+    /// Case.
+    pub case_id: CaseId,
+    /// Sequence of the rung for that case.
+    pub sequence: u32,
+}
+
+/// A notice (one e-mail).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Notice {
+    /// Id.
+    pub id: NoticeId,
+    /// Tenant.
+    pub tenant_id: TenantId,
+    /// Stable reference (subject, signed link, Message-ID).
+    pub reference: String,
+    /// Rung.
+    pub rung: LadderRung,
+    /// Recipient.
+    pub recipient_email: String,
+    /// Recipient organisation.
+    pub recipient_org: Option<String>,
+    /// Language.
+    pub language: Option<String>,
+    /// Outbox state.
+    pub state: NoticeState,
+    /// Earliest send time.
+    pub due_at: DateTime<Utc>,
+    /// End of the current claim.
+    pub lease_until: Option<DateTime<Utc>>,
+    /// Worker holding the claim.
+    pub claimed_by: Option<String>,
+    /// Message-ID of the mail sent.
+    pub message_id: Option<String>,
+    /// SMTP reply code.
+    pub smtp_code: Option<u16>,
+    /// SMTP reply text.
+    pub smtp_message: Option<String>,
+    /// When accepted.
+    pub sent_at: Option<DateTime<Utc>>,
+    /// Queued.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Covered case steps.
+    pub items: Vec<NoticeItemRef>,
+}
+
+/// The SMTP result of one notice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Accepted by the server.
+    pub accepted: bool,
+    /// Reply code.
+    pub smtp_code: Option<u16>,
+    /// Reply text.
+    pub smtp_message: String,
+    /// Message-ID sent.
+    pub message_id: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A provider's response on a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseResponse {
+    /// Id.
+    pub id: i64,
+    /// Case.
+    pub case_id: CaseId,
+    /// Notice responded to.
+    pub notice_id: NoticeId,
+    /// Ack or dispute.
+    pub kind: ResponseKind,
+    /// Free text.
+    pub statement: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A police referral or regulator escalation record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseEscalation {
+    /// Id.
+    pub id: i64,
+    /// Tenant.
+    pub tenant_id: TenantId,
+    /// Case.
+    pub case_id: CaseId,
+    /// Kind.
+    pub kind: CaseEscalationKind,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+    /// When the regulator module picked it up.
+    pub picked_up_at: Option<DateTime<Utc>>,
+}
+
+/// Which cases to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseFilter {
+    /// Only this state.
+    pub state: Option<CaseState>,
+    /// Ids above this (paging).
+    pub after_id: CaseId,
+    /// Page size.
+    pub limit: u32,
+}
+
+/// One row of a case's event log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseEventRow {
+    /// Id.
+    pub id: i64,
+    /// Case.
+    pub case_id: CaseId,
+    /// State before (None for the opening row).
+    pub from_state: Option<CaseState>,
+    /// State after.
+    pub to_state: CaseState,
+    /// Event name (`opened`, a [`CaseEvent`], `hoster_changed`, `contacts_set`…).
+    pub event: String,
+    /// Who.
+    pub actor: String,
+    /// Why.
+    pub reason: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// One attribution history row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttributionRow {
+    /// Id.
+    pub id: i64,
+    /// Case.
+    pub case_id: CaseId,
+    /// URL attributed.
+    pub url: String,
+    /// Host.
+    pub host: String,
+    /// Contacts found (the site-owner and CDN addresses are not kept in the history).
+    pub contacts: CaseContacts,
+    /// What was missing.
+    pub needs_contact: Vec<String>,
+    /// Full record.
+    pub raw: serde_json::Value,
+    /// When.
+    pub made_at: DateTime<Utc>,
+}
+
+/// Everything about one case.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseTimeline {
+    /// The case.
+    pub case: Case,
+    /// Its transitions.
+    pub events: Vec<CaseEventRow>,
+    /// Attribution history.
+    pub attributions: Vec<AttributionRow>,
+    /// Notices covering it.
+    pub notices: Vec<Notice>,
+    /// Observations (oldest first; the most recent 500).
+    pub observations: Vec<Observation>,
+    /// Provider responses.
+    pub responses: Vec<CaseResponse>,
+}
+
+/// An item in `notice_pending` without a case: `(tenant, report, item, item url, page url)`.
+pub type CaselessItem = (TenantId, ReportId, ItemId, String, String);
+
+/// Takedown storage. Object-safe.
+#[async_trait]
+pub trait TakedownStore: Send + Sync {
+    /// A tenant's policy (the default if never set).
+    async fn takedown_policy(&self, tenant: TenantId) -> StoreResult<TakedownPolicy>;
+    /// Sets a tenant's policy (validated).
+    async fn set_takedown_policy(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        p: &TakedownPolicy,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Items in `notice_pending` without a case (oldest first): the opener turns them into cases.
+    async fn items_without_case(&self, limit: u32) -> StoreResult<Vec<CaselessItem>>;
+    /// Opens a case (in `attributing`, or `police_hold` when police first). Idempotent on the
+    /// item: returns the existing case if there is one.
+    async fn open_case(&self, actor: &Actor, c: NewCase, now: DateTime<Utc>) -> StoreResult<Case>;
+    /// One case.
+    async fn case(&self, id: CaseId) -> StoreResult<Option<Case>>;
+    /// A tenant's cases by id.
+    async fn cases(&self, tenant: TenantId, f: CaseFilter) -> StoreResult<Vec<Case>>;
+    /// Number of cases per state (states without cases are left out).
+    async fn case_counts(&self, tenant: TenantId) -> StoreResult<Vec<(CaseState, u64)>>;
+    /// Everything about a case.
+    async fn case_timeline(&self, id: CaseId) -> StoreResult<Option<CaseTimeline>>;
+    /// Stores the history row, updates the current contacts, applies
+    /// Attributed/ContactMissing/MovedAbroad and detects a hoster change against the current
+    /// contacts (resets `ladder_since`, sets `hoster_changed_at`). A closed or forwarded case is
+    /// left alone (`Unchanged`, nothing stored).
+    async fn record_attribution(
+        &self,
+        actor: &Actor,
+        case: CaseId,
+        a: NewAttribution,
+    ) -> StoreResult<(Case, AttributionOutcome)>;
+    /// A human sets the contacts (stored as a manual attribution); a `needs_contact` case
+    /// goes to monitoring (ContactResolved). Needs a hoster or CDN address.
+    async fn set_contacts(
+        &self,
+        actor: &Actor,
+        case: CaseId,
+        contacts: CaseContacts,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Case>;
+    /// Marks the case police first (PoliceHold); its queued notices become held.
+    async fn set_police_first(
+        &self,
+        actor: &Actor,
+        case: CaseId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Case>;
+    /// Releases the police hold (back to attributing) and its held notices.
+    async fn release_police_hold(
+        &self,
+        actor: &Actor,
+        case: CaseId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Case>;
+    /// Closes the case; queued notices left without an active case are cancelled.
+    async fn close_case(
+        &self,
+        actor: &Actor,
+        case: CaseId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Case>;
+    /// Monitoring, removed and needs-contact cases with `next_check_at <= now`, most overdue
+    /// first. Each one returned is not returned again for [`CHECK_LEASE_MINUTES`] (its
+    /// `next_check_at` moves), so concurrent ticks do not fetch a URL twice.
+    async fn due_checks(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<CaseForCheck>>;
+    /// Stores the observation, recomputes the verdict over the recent observations, applies
+    /// OfflineVerified / Reappeared and sets `next_check_at`.
+    async fn record_observation(
+        &self,
+        case: CaseId,
+        o: NewObservation,
+        policy: &TakedownPolicy,
+    ) -> StoreResult<ObservationResult>;
+    /// A tenant's monitoring and police-hold cases with their ladder input (first page).
+    async fn ladder_cases(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<LadderCase>>;
+    /// Like [`TakedownStore::ladder_cases`], ids above `after_id` (paging).
+    async fn ladder_cases_after(
+        &self,
+        tenant: TenantId,
+        after_id: CaseId,
+        limit: u32,
+    ) -> StoreResult<Vec<LadderCase>>;
+    /// Queues a notice and its items in one transaction; `Ok(None)` and nothing written if any
+    /// `(case, rung, sequence)` is already taken. The reference is `<report prefix>-N-<id>`.
+    async fn enqueue_notice(
+        &self,
+        actor: &Actor,
+        n: NewNotice,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Notice>>;
+    /// Queued notices with `due_at <= now` → `sending` (lease, worker); committed before SMTP.
+    async fn claim_notices(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<Notice>>;
+    /// `sending` (or `delivery_unknown`, if the lease ran out first) → `sent` | `rejected`,
+    /// only if `worker` claimed it; `Err(Conflict)` otherwise.
+    async fn record_delivery(
+        &self,
+        notice: NoticeId,
+        worker: &str,
+        d: Delivery,
+    ) -> StoreResult<Notice>;
+    /// `sending` past its lease → `delivery_unknown`; returns them.
+    async fn recover_stuck_notices(&self, now: DateTime<Utc>) -> StoreResult<Vec<Notice>>;
+    /// A human's decision on a `delivery_unknown` notice: confirm it was sent, or re-queue it
+    /// (same reference, so the same Message-ID).
+    async fn resolve_unknown_notice(
+        &self,
+        actor: &Actor,
+        notice: NoticeId,
+        requeue: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Notice>;
+    /// Held notices covering the case → queued (refused while the case is in police hold).
+    async fn release_held_notices(
+        &self,
+        actor: &Actor,
+        case: CaseId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    /// One notice.
+    async fn notice(&self, id: NoticeId) -> StoreResult<Option<Notice>>;
+    /// A notice by reference.
+    async fn notice_by_reference(&self, reference: &str) -> StoreResult<Option<Notice>>;
+    /// A tenant's notices, newest first.
+    async fn notices(
+        &self,
+        tenant: TenantId,
+        state: Option<NoticeState>,
+        limit: u32,
+    ) -> StoreResult<Vec<Notice>>;
+    /// Records a provider response on one case of the notice, or on all its cases (`None`).
+    async fn record_response(
+        &self,
+        actor: &Actor,
+        notice: NoticeId,
+        case: Option<CaseId>,
+        kind: ResponseKind,
+        statement: Option<String>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<CaseResponse>>;
+    /// Writes the escalation record; `false` if the case already has one of that kind.
+    async fn escalate_case(
+        &self,
+        actor: &Actor,
+        case: CaseId,
+        kind: CaseEscalationKind,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// A tenant's escalation records, oldest first.
+    async fn case_escalations(
+        &self,
+        tenant: TenantId,
+        limit: u32,
+    ) -> StoreResult<Vec<CaseEscalation>>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// rows
+
+fn u32_of(v: Option<i64>, what: &str) -> StoreResult<Option<u32>> {
+    v.map(|v| u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} = {v}"))))
+        .transpose()
+}
+
+fn case_row(r: &SqliteRow) -> StoreResult<Case> {
+    let misses: i64 = r.try_get("misses")?;
+    Ok(Case {
+        id: r.try_get("id")?,
+        tenant_id: r.try_get("tenant_id")?,
+        report_id: r.try_get("report_id")?,
+        item_id: r.try_get("item_id")?,
+        url: r.try_get("url")?,
+        page_url: r.try_get("page_url")?,
+        host: r.try_get("host")?,
+        registrable_domain: r.try_get("registrable_domain")?,
+        state: parse_enum(r.try_get("state")?)?,
+        police_first: r.try_get::<i64, _>("police_first")? != 0,
+        contacts: CaseContacts {
+            hoster_org: r.try_get("hoster_org")?,
+            hoster_email: r.try_get("hoster_email")?,
+            hoster_country: r.try_get("hoster_country")?,
+            asn: u32_of(r.try_get("asn")?, "asn")?,
+            ip: r.try_get("ip")?,
+            cdn_org: r.try_get("cdn_org")?,
+            cdn_email: r.try_get("cdn_email")?,
+            registrar_name: r.try_get("registrar_name")?,
+            registrar_email: r.try_get("registrar_email")?,
+            site_owner_email: r.try_get("site_owner_email")?,
+        },
+        attribution_id: r.try_get("attribution_id")?,
+        ladder_since: opt_ts(r.try_get("ladder_since")?)?,
+        monitoring_since: opt_ts(r.try_get("monitoring_since")?)?,
+        next_check_at: opt_ts(r.try_get("next_check_at")?)?,
+        misses: u32_of(Some(misses), "misses")?.unwrap_or(0),
+        removed_at: opt_ts(r.try_get("removed_at")?)?,
+        offline_verified_at: opt_ts(r.try_get("offline_verified_at")?)?,
+        reappeared_at: opt_ts(r.try_get("reappeared_at")?)?,
+        hoster_changed_at: opt_ts(r.try_get("hoster_changed_at")?)?,
+        forward_country: r.try_get("forward_country")?,
+        created_at: parse_ts(r.try_get("created_at")?)?,
+        updated_at: parse_ts(r.try_get("updated_at")?)?,
+        closed_at: opt_ts(r.try_get("closed_at")?)?,
+    })
+}
+
+fn notice_row(r: &SqliteRow, items: Vec<NoticeItemRef>) -> StoreResult<Notice> {
+    let code: Option<i64> = r.try_get("smtp_code")?;
+    Ok(Notice {
+        id: r.try_get("id")?,
+        tenant_id: r.try_get("tenant_id")?,
+        reference: r.try_get("reference")?,
+        rung: parse_enum(r.try_get("rung")?)?,
+        recipient_email: r.try_get("recipient_email")?,
+        recipient_org: r.try_get("recipient_org")?,
+        language: r.try_get("language")?,
+        state: parse_enum(r.try_get("state")?)?,
+        due_at: parse_ts(r.try_get("due_at")?)?,
+        lease_until: opt_ts(r.try_get("lease_until")?)?,
+        claimed_by: r.try_get("claimed_by")?,
+        message_id: r.try_get("message_id")?,
+        smtp_code: code
+            .map(|c| u16::try_from(c).map_err(|_| StoreError::Corrupt(format!("smtp_code {c}"))))
+            .transpose()?,
+        smtp_message: r.try_get("smtp_message")?,
+        sent_at: opt_ts(r.try_get("sent_at")?)?,
+        created_at: parse_ts(r.try_get("created_at")?)?,
+        updated_at: parse_ts(r.try_get("updated_at")?)?,
+        items,
+    })
+}
+
+fn observation_row(r: &SqliteRow) -> StoreResult<Observation> {
+    let status: Option<i64> = r.try_get("http_status")?;
+    Ok(Observation {
+        id: r.try_get("id")?,
+        case_id: r.try_get("case_id")?,
+        observation: NewObservation {
+            at: parse_ts(r.try_get("at")?)?,
+            http_status: status
+                .map(|c| {
+                    u16::try_from(c).map_err(|_| StoreError::Corrupt(format!("http_status {c}")))
+                })
+                .transpose()?,
+            outcome: parse_enum(r.try_get("outcome")?)?,
+            detail: r.try_get("detail")?,
+            content_type: r.try_get("content_type")?,
+            served_sha256: r.try_get("served_sha256")?,
+            served_pdq: r.try_get("served_pdq")?,
+            distance: u32_of(r.try_get("distance")?, "distance")?,
+            final_url: r.try_get("final_url")?,
+            error: r.try_get("error")?,
+        },
+    })
+}
+
+fn response_row(r: &SqliteRow) -> StoreResult<CaseResponse> {
+    Ok(CaseResponse {
+        id: r.try_get("id")?,
+        case_id: r.try_get("case_id")?,
+        notice_id: r.try_get("notice_id")?,
+        kind: parse_enum(r.try_get("kind")?)?,
+        statement: r.try_get("statement")?,
+        at: parse_ts(r.try_get("at")?)?,
+    })
+}
+
+fn escalation_row(r: &SqliteRow) -> StoreResult<CaseEscalation> {
+    Ok(CaseEscalation {
+        id: r.try_get("id")?,
+        tenant_id: r.try_get("tenant_id")?,
+        case_id: r.try_get("case_id")?,
+        kind: parse_enum(r.try_get("kind")?)?,
+        reason: r.try_get("reason")?,
+        created_at: parse_ts(r.try_get("created_at")?)?,
+        picked_up_at: opt_ts(r.try_get("picked_up_at")?)?,
+    })
+}
+
+async fn case_opt(conn: &mut SqliteConnection, id: CaseId) -> StoreResult<Option<Case>> {
+    sqlx::query("SELECT * FROM takedown_cases WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(case_row)
+        .transpose()
+}
+
+async fn case_in(conn: &mut SqliteConnection, id: CaseId) -> StoreResult<Case> {
+    case_opt(conn, id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("case {id}")))
+}
+
+async fn notice_items(
+    conn: &mut SqliteConnection,
+    id: NoticeId,
+) -> StoreResult<Vec<NoticeItemRef>> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT case_id, sequence FROM notice_items WHERE notice_id = $1 ORDER BY case_id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(|(case_id, seq)| {
+            Ok(NoticeItemRef {
+                case_id,
+                sequence: u32_of(Some(seq), "sequence")?.unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+async fn notices_of_rows(
+    conn: &mut SqliteConnection,
+    rows: &[SqliteRow],
+) -> StoreResult<Vec<Notice>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let id: i64 = r.try_get("id")?;
+        let items = notice_items(conn, id).await?;
+        out.push(notice_row(r, items)?);
+    }
+    Ok(out)
+}
+
+async fn notice_opt(conn: &mut SqliteConnection, id: NoticeId) -> StoreResult<Option<Notice>> {
+    let rows = sqlx::query("SELECT * FROM notices WHERE id = $1")
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(notices_of_rows(conn, &rows).await?.pop())
+}
+
+async fn notice_in(conn: &mut SqliteConnection, id: NoticeId) -> StoreResult<Notice> {
+    notice_opt(conn, id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("notice {id}")))
+}
+
+/// Host part of a URL (lower case, without user info, port or IPv6 brackets); the
+/// registrable domain comes later from attribution.
+fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        authority.split(':').next().unwrap_or("")
+    };
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
+// ---------------------------------------------------------------------------------------------
+// writes shared by the methods (all inside the caller's write transaction)
+
+/// Writes a case_events row and the audit event for a change of (or without) state.
+#[allow(clippy::too_many_arguments)]
+async fn log_case(
+    conn: &mut SqliteConnection,
+    aw: &mut AuditWriter,
+    actor: &Actor,
+    case: &Case,
+    from: Option<CaseState>,
+    to: CaseState,
+    event: &str,
+    reason: Option<&str>,
+    at: DateTime<Utc>,
+    details: serde_json::Value,
+) -> StoreResult<()> {
+    let now = ts(&at);
+    sqlx::query(
+        "INSERT INTO case_events (case_id, from_state, to_state, event, actor, reason, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(case.id)
+    .bind(from.map(CaseState::as_str))
+    .bind(to.as_str())
+    .bind(event)
+    .bind(&actor.0)
+    .bind(reason)
+    .bind(&now)
+    .execute(&mut *conn)
+    .await?;
+    let mut d = serde_json::json!({"at": now, "from": from, "to": to, "reason": reason});
+    if let (Some(m), serde_json::Value::Object(extra)) = (d.as_object_mut(), details) {
+        m.extend(extra);
+    }
+    aw.append(
+        conn,
+        Some(case.tenant_id),
+        actor,
+        &format!("case.{event}"),
+        &format!("case:{}", case.id),
+        d,
+    )
+    .await
+}
+
+/// Applies one life-cycle event: checks it with [`transition`], updates the state only if it
+/// is still the one read (`Err(Conflict)` otherwise), logs it. Side columns are the caller's.
+#[allow(clippy::too_many_arguments)]
+async fn apply_event(
+    conn: &mut SqliteConnection,
+    aw: &mut AuditWriter,
+    actor: &Actor,
+    case: &Case,
+    ev: CaseEvent,
+    reason: Option<&str>,
+    at: DateTime<Utc>,
+    details: serde_json::Value,
+) -> StoreResult<CaseState> {
+    let to = transition(case.state, ev).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let n = sqlx::query(
+        "UPDATE takedown_cases SET state = $1, updated_at = $2, \
+         closed_at = CASE WHEN $1 = 'closed' THEN $2 ELSE closed_at END \
+         WHERE id = $3 AND state = $4",
+    )
+    .bind(to.as_str())
+    .bind(ts(&at))
+    .bind(case.id)
+    .bind(case.state.as_str())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if n != 1 {
+        return Err(StoreError::Conflict(format!(
+            "case {} changed meanwhile",
+            case.id
+        )));
+    }
+    log_case(
+        conn,
+        aw,
+        actor,
+        case,
+        Some(case.state),
+        to,
+        ev.as_str(),
+        reason,
+        at,
+        details,
+    )
+    .await?;
+    if matches!(
+        to,
+        CaseState::Removed | CaseState::Forwarded | CaseState::Closed
+    ) {
+        cancel_orphan_notices(conn, aw, actor, case.id, at).await?;
+    }
+    Ok(to)
+}
+
+/// Starts (or restarts) monitoring: the ladder counts from `at`, and a check is due at once.
+async fn start_monitoring(
+    conn: &mut SqliteConnection,
+    id: CaseId,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    let now = ts(&at);
+    sqlx::query(
+        "UPDATE takedown_cases SET ladder_since = $1, monitoring_since = COALESCE(monitoring_since, $1), \
+         next_check_at = $1, misses = 0 WHERE id = $2",
+    )
+    .bind(&now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Queued or held notices of which no case is still active (monitoring, police hold,
+/// attributing, needs contact) are cancelled: nobody needs them any more.
+async fn cancel_orphan_notices(
+    conn: &mut SqliteConnection,
+    aw: &mut AuditWriter,
+    actor: &Actor,
+    case: CaseId,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "UPDATE notices SET state = 'cancelled', updated_at = $1 \
+         WHERE state IN ('queued', 'held') \
+         AND id IN (SELECT notice_id FROM notice_items WHERE case_id = $2) \
+         AND NOT EXISTS (SELECT 1 FROM notice_items i JOIN takedown_cases c ON c.id = i.case_id \
+             WHERE i.notice_id = notices.id \
+             AND c.state IN ('monitoring', 'police_hold', 'attributing', 'needs_contact')) \
+         RETURNING id, tenant_id",
+    )
+    .bind(ts(&at))
+    .bind(case)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (id, tenant) in rows {
+        aw.append(
+            conn,
+            Some(tenant),
+            actor,
+            "notice.cancelled",
+            &format!("notice:{id}"),
+            serde_json::json!({"at": ts(&at), "case_id": case}),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Moves notices covering the case from one state to another; audits each; returns the count.
+#[allow(clippy::too_many_arguments)]
+async fn move_case_notices(
+    conn: &mut SqliteConnection,
+    aw: &mut AuditWriter,
+    actor: &Actor,
+    case: CaseId,
+    from: NoticeState,
+    to: NoticeState,
+    event: &str,
+    at: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "UPDATE notices SET state = $1, updated_at = $2 WHERE state = $3 \
+         AND id IN (SELECT notice_id FROM notice_items WHERE case_id = $4) RETURNING id, tenant_id",
+    )
+    .bind(to.as_str())
+    .bind(ts(&at))
+    .bind(from.as_str())
+    .bind(case)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (id, tenant) in &rows {
+        aw.append(
+            conn,
+            Some(*tenant),
+            actor,
+            &format!("notice.{event}"),
+            &format!("notice:{id}"),
+            serde_json::json!({"at": ts(&at), "case_id": case}),
+        )
+        .await?;
+    }
+    Ok(rows.len() as u64)
+}
+
+/// Stores an attribution history row and makes its contacts the case's current ones.
+#[allow(clippy::too_many_arguments)]
+async fn store_attribution(
+    conn: &mut SqliteConnection,
+    case: &Case,
+    contacts: &CaseContacts,
+    host: &str,
+    registrable_domain: Option<&str>,
+    needs_contact: &[String],
+    raw: &serde_json::Value,
+    at: DateTime<Utc>,
+) -> StoreResult<i64> {
+    let now = ts(&at);
+    let needs = serde_json::to_string(needs_contact)
+        .map_err(|e| StoreError::Invalid(format!("needs_contact: {e}")))?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO attributions (tenant_id, case_id, url, host, ip, asn, hoster_org, \
+         hoster_email, hoster_country, cdn_org, registrar_name, registrar_email, needs_contact, \
+         raw, made_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+         RETURNING id",
+    )
+    .bind(case.tenant_id)
+    .bind(case.id)
+    .bind(&case.url)
+    .bind(host)
+    .bind(&contacts.ip)
+    .bind(contacts.asn.map(i64::from))
+    .bind(&contacts.hoster_org)
+    .bind(&contacts.hoster_email)
+    .bind(&contacts.hoster_country)
+    .bind(&contacts.cdn_org)
+    .bind(&contacts.registrar_name)
+    .bind(&contacts.registrar_email)
+    .bind(needs)
+    .bind(raw.to_string())
+    .bind(&now)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE takedown_cases SET host = $1, registrable_domain = COALESCE($2, registrable_domain), \
+         hoster_org = $3, hoster_email = $4, hoster_country = $5, asn = $6, ip = $7, cdn_org = $8, \
+         cdn_email = $9, registrar_name = $10, registrar_email = $11, site_owner_email = $12, \
+         attribution_id = $13, updated_at = $14 WHERE id = $15",
+    )
+    .bind(host)
+    .bind(registrable_domain)
+    .bind(&contacts.hoster_org)
+    .bind(&contacts.hoster_email)
+    .bind(&contacts.hoster_country)
+    .bind(contacts.asn.map(i64::from))
+    .bind(&contacts.ip)
+    .bind(&contacts.cdn_org)
+    .bind(&contacts.cdn_email)
+    .bind(&contacts.registrar_name)
+    .bind(&contacts.registrar_email)
+    .bind(&contacts.site_owner_email)
+    .bind(id)
+    .bind(&now)
+    .bind(case.id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// Ladder input for a page of cases (one query for the cases, one for their steps).
+async fn ladder_page(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    after_id: CaseId,
+    limit: u32,
+) -> StoreResult<Vec<LadderCase>> {
+    let cases = sqlx::query(
+        "SELECT * FROM takedown_cases WHERE tenant_id = $1 AND state IN ('monitoring', 'police_hold') \
+         AND id > $2 ORDER BY id LIMIT $3",
+    )
+    .bind(tenant)
+    .bind(after_id)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(case_row)
+    .collect::<StoreResult<Vec<_>>>()?;
+    let (Some(first), Some(last)) = (cases.first(), cases.last()) else {
+        return Ok(Vec::new());
+    };
+    // Every step ever taken, cancelled notices included: their (case, rung, sequence) stays
+    // taken by the UNIQUE, so the ladder must number past them.
+    let steps = sqlx::query(
+        "SELECT i.case_id, i.rung, i.sequence, n.created_at AS at FROM notice_items i \
+         JOIN notices n ON n.id = i.notice_id \
+         JOIN takedown_cases c ON c.id = i.case_id \
+         WHERE c.tenant_id = $1 AND i.case_id BETWEEN $2 AND $3 \
+         UNION ALL SELECT e.case_id, e.kind AS rung, 0 AS sequence, e.created_at AS at \
+         FROM case_escalations e WHERE e.tenant_id = $1 AND e.case_id BETWEEN $2 AND $3",
+    )
+    .bind(tenant)
+    .bind(first.id)
+    .bind(last.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut sent: HashMap<CaseId, Vec<SentStep>> = HashMap::new();
+    for r in &steps {
+        let seq: i64 = r.try_get("sequence")?;
+        sent.entry(r.try_get("case_id")?)
+            .or_default()
+            .push(SentStep {
+                rung: parse_enum(r.try_get("rung")?)?,
+                sequence: u32_of(Some(seq), "sequence")?.unwrap_or(0),
+                at: parse_ts(r.try_get("at")?)?,
+            });
+    }
+    Ok(cases
+        .into_iter()
+        .map(|case| {
+            let ladder = LadderState {
+                state: case.state,
+                ladder_since: case.ladder_since.unwrap_or(case.updated_at),
+                has_site_owner: case.contacts.site_owner_email.is_some(),
+                has_registrar: case.contacts.registrar_email.is_some(),
+                via_cdn: case.contacts.via_cdn(),
+                police_first: case.police_first,
+                sent: sent.remove(&case.id).unwrap_or_default(),
+            };
+            LadderCase { case, ladder }
+        })
+        .collect())
+}
+
+#[async_trait]
+impl TakedownStore for SqliteStore {
+    async fn takedown_policy(&self, tenant: TenantId) -> StoreResult<TakedownPolicy> {
+        let row: Option<String> =
+            sqlx::query_scalar("SELECT policy FROM takedown_policies WHERE tenant_id = $1")
+                .bind(tenant)
+                .fetch_optional(&self.read)
+                .await?;
+        match row {
+            None => Ok(TakedownPolicy::default()),
+            Some(json) => serde_json::from_str(&json).map_err(|e| {
+                StoreError::Corrupt(format!("takedown policy of tenant {tenant}: {e}"))
+            }),
+        }
+    }
+
+    async fn set_takedown_policy(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        p: &TakedownPolicy,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        p.validate()
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let json = serde_json::to_value(p).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let mut tx = self.begin_write().await?;
+        let mut aw = AuditWriter::start(&mut tx).await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM tenants WHERE id = $1")
+            .bind(tenant)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound(format!("tenant {tenant}")));
+        }
+        sqlx::query(
+            "INSERT INTO takedown_policies (tenant_id, policy, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (tenant_id) DO UPDATE SET policy = excluded.policy, updated_at = excluded.updated_at",
+        )
+        .bind(tenant)
+        .bind(json.to_string())
+        .bind(ts(&now))
+        .execute(&mut *tx)
+        .await?;
+        aw.append(
+            &mut tx,
+            Some(tenant),
+            actor,
+            "tenant.takedown_policy",
+            &format!("tenant:{tenant}"),
+            json,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn items_without_case(&self, limit: u32) -> StoreResult<Vec<CaselessItem>> {
+        let rows: Vec<CaselessItem> = sqlx::query_as(
+            "SELECT i.tenant_id, i.report_id, i.id, i.url, r.url FROM report_items i \
+             JOIN reports r ON r.id = i.report_id \
+             WHERE i.state = 'notice_pending' \
+             AND NOT EXISTS (SELECT 1 FROM takedown_cases c WHERE c.item_id = i.id) \
+             ORDER BY i.id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows)
+    }
+
+    async fn open_case(&self, actor: &Actor, c: NewCase, now: DateTime<Utc>) -> StoreResult<Case> {
+        let mut tx = self.begin_write().await?;
+        let existing: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM takedown_cases WHERE item_id = $1")
+                .bind(c.item_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(id) = existing {
+            let case = case_in(&mut tx, id).await?;
+            tx.commit().await?;
+            return Ok(case);
+        }
+        let item: Option<(i64, i64, String)> =
+            sqlx::query_as("SELECT tenant_id, report_id, state FROM report_items WHERE id = $1")
+                .bind(c.item_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((tenant, report, state)) = item else {
+            return Err(StoreError::NotFound(format!("item {}", c.item_id)));
+        };
+        if tenant != c.tenant_id || report != c.report_id {
+            return Err(StoreError::Invalid(format!(
+                "item {} is not in report {} of tenant {}",
+                c.item_id, c.report_id, c.tenant_id
+            )));
+        }
+        if state != "notice_pending" {
+            return Err(StoreError::Invalid(format!(
+                "item {} is {state}, not notice_pending",
+                c.item_id
+            )));
+        }
+        let mut aw = AuditWriter::start(&mut tx).await?;
+        let at = ts(&now);
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO takedown_cases (tenant_id, report_id, item_id, url, page_url, host, state, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'attributing', $7, $7) RETURNING id",
+        )
+        .bind(c.tenant_id)
+        .bind(c.report_id)
+        .bind(c.item_id)
+        .bind(&c.url)
+        .bind(&c.page_url)
+        .bind(host_of(&c.url))
+        .bind(&at)
+        .fetch_one(&mut *tx)
+        .await?;
+        let case = case_in(&mut tx, id).await?;
+        log_case(
+            &mut tx,
+            &mut aw,
+            actor,
+            &case,
+            None,
+            CaseState::Attributing,
+            "opened",
+            None,
+            now,
+            serde_json::json!({"item_id": c.item_id, "report_id": c.report_id, "url": c.url}),
+        )
+        .await?;
+        if c.police_first {
+            apply_event(
+                &mut tx,
+                &mut aw,
+                actor,
+                &case,
+                CaseEvent::PoliceFirst,
+                None,
+                now,
+                serde_json::json!({}),
+            )
+            .await?;
+            sqlx::query(
+                "UPDATE takedown_cases SET police_first = 1, ladder_since = $1 WHERE id = $2",
+            )
+            .bind(&at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let case = case_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(case)
+    }
+
+    async fn case(&self, id: CaseId) -> StoreResult<Option<Case>> {
+        let mut c = self.read.acquire().await?;
+        case_opt(&mut c, id).await
+    }
+
+    async fn cases(&self, tenant: TenantId, f: CaseFilter) -> StoreResult<Vec<Case>> {
+        sqlx::query(
+            "SELECT * FROM takedown_cases WHERE tenant_id = $1 AND ($2 IS NULL OR state = $2) \
+             AND id > $3 ORDER BY id LIMIT $4",
+        )
+        .bind(tenant)
+        .bind(f.state.map(CaseState::as_str))
+        .bind(f.after_id)
+        .bind(i64::from(f.limit))
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(case_row)
+        .collect()
+    }
+
+    async fn case_counts(&self, tenant: TenantId) -> StoreResult<Vec<(CaseState, u64)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT state, COUNT(*) FROM takedown_cases WHERE tenant_id = $1 GROUP BY state ORDER BY state",
+        )
+        .bind(tenant)
+        .fetch_all(&self.read)
+        .await?;
+        rows.into_iter()
+            .map(|(s, n)| Ok((parse_enum(&s)?, u64::try_from(n).unwrap_or(0))))
+            .collect()
+    }
+
+    async fn case_timeline(&self, id: CaseId) -> StoreResult<Option<CaseTimeline>> {
+        let mut c = self.read.acquire().await?;
+        let Some(case) = case_opt(&mut c, id).await? else {
+            return Ok(None);
+        };
+        let events = sqlx::query("SELECT * FROM case_events WHERE case_id = $1 ORDER BY id")
+            .bind(id)
+            .fetch_all(&mut *c)
+            .await?
+            .iter()
+            .map(|r| {
+                let from: Option<String> = r.try_get("from_state")?;
+                Ok(CaseEventRow {
+                    id: r.try_get("id")?,
+                    case_id: r.try_get("case_id")?,
+                    from_state: from.as_deref().map(parse_enum).transpose()?,
+                    to_state: parse_enum(r.try_get("to_state")?)?,
+                    event: r.try_get("event")?,
+                    actor: r.try_get("actor")?,
+                    reason: r.try_get("reason")?,
+                    at: parse_ts(r.try_get("at")?)?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let attributions = sqlx::query("SELECT * FROM attributions WHERE case_id = $1 ORDER BY id")
+            .bind(id)
+            .fetch_all(&mut *c)
+            .await?
+            .iter()
+            .map(|r| {
+                let needs: String = r.try_get("needs_contact")?;
+                let raw: String = r.try_get("raw")?;
+                Ok(AttributionRow {
+                    id: r.try_get("id")?,
+                    case_id: r.try_get("case_id")?,
+                    url: r.try_get("url")?,
+                    host: r.try_get("host")?,
+                    contacts: CaseContacts {
+                        hoster_org: r.try_get("hoster_org")?,
+                        hoster_email: r.try_get("hoster_email")?,
+                        hoster_country: r.try_get("hoster_country")?,
+                        asn: u32_of(r.try_get("asn")?, "asn")?,
+                        ip: r.try_get("ip")?,
+                        cdn_org: r.try_get("cdn_org")?,
+                        registrar_name: r.try_get("registrar_name")?,
+                        registrar_email: r.try_get("registrar_email")?,
+                        ..CaseContacts::default()
+                    },
+                    needs_contact: serde_json::from_str(&needs)
+                        .map_err(|e| StoreError::Corrupt(format!("needs_contact: {e}")))?,
+                    raw: serde_json::from_str(&raw)
+                        .map_err(|e| StoreError::Corrupt(format!("attribution raw: {e}")))?,
+                    made_at: parse_ts(r.try_get("made_at")?)?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let notice_rows = sqlx::query(
+            "SELECT * FROM notices WHERE id IN (SELECT notice_id FROM notice_items WHERE case_id = $1) \
+             ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&mut *c)
+        .await?;
+        let notices = notices_of_rows(&mut c, &notice_rows).await?;
+        let mut observations = sqlx::query(
+            "SELECT * FROM observations WHERE case_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+        )
+        .bind(id)
+        .bind(TIMELINE_OBSERVATIONS)
+        .fetch_all(&mut *c)
+        .await?
+        .iter()
+        .map(observation_row)
+        .collect::<StoreResult<Vec<_>>>()?;
+        observations.reverse();
+        let responses = sqlx::query("SELECT * FROM case_responses WHERE case_id = $1 ORDER BY id")
+            .bind(id)
+            .fetch_all(&mut *c)
+            .await?
+            .iter()
+            .map(response_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Some(CaseTimeline {
+            case,
+            events,
+            attributions,
+            notices,
+            observations,
+            responses,
+        }))
+    }
+
+    async fn record_attribution(
+        &self,
+        actor: &Actor,
+        case_id: CaseId,
+        a: NewAttribution,
+    ) -> StoreResult<(Case, AttributionOutcome)> {
+        let mut tx = self.begin_write().await?;
+        let case = case_in(&mut tx, case_id).await?;
+        if matches!(case.state, CaseState::Closed | CaseState::Forwarded) {
+            tx.commit().await?;
+            return Ok((case, AttributionOutcome::Unchanged));
+        }
+        let mut aw = AuditWriter::start(&mut tx).await?;
+        let at = a.made_at;
+        let c = &a.contacts;
+        let before_key = case.attribution_id.and_then(|_| case.contacts.hoster_key());
+        let after_key = c.hoster_key();
+        let hoster_changed = before_key.is_some() && after_key.is_some() && before_key != after_key;
+        let abroad = match (&a.tenant_country, &c.hoster_country) {
+            (Some(home), Some(there)) if !home.eq_ignore_ascii_case(there) => {
+                Some(there.to_ascii_uppercase())
+            }
+            _ => None,
+        };
+        let missing = !a.needs_contact.is_empty() || !c.has_first_recipient();
+        let attribution_id = store_attribution(
+            &mut tx,
+            &case,
+            c,
+            &a.host,
+            a.registrable_domain.as_deref(),
+            &a.needs_contact,
+            &a.raw,
+            at,
+        )
+        .await?;
+        let details = serde_json::json!({
+            "attribution_id": attribution_id, "hoster_org": c.hoster_org, "asn": c.asn,
+            "hoster_country": c.hoster_country, "needs_contact": a.needs_contact,
+        });
+        use CaseState as S;
+        let outcome = match (case.state, abroad) {
+            (S::Attributing | S::Monitoring | S::NeedsContact, Some(country)) => {
+                apply_event(
+                    &mut tx,
+                    &mut aw,
+                    actor,
+                    &case,
+                    CaseEvent::MovedAbroad,
+                    None,
+                    at,
+                    details,
+                )
+                .await?;
+                sqlx::query(
+                    "UPDATE takedown_cases SET forward_country = $1, next_check_at = NULL WHERE id = $2",
+                )
+                .bind(&country)
+                .bind(case.id)
+                .execute(&mut *tx)
+                .await?;
+                AttributionOutcome::MovedAbroad { country }
+            }
+            (S::Attributing | S::Monitoring, None) if missing => {
+                apply_event(
+                    &mut tx,
+                    &mut aw,
+                    actor,
+                    &case,
+                    CaseEvent::ContactMissing,
+                    None,
+                    at,
+                    details,
+                )
+                .await?;
+                // Parked cases are still checked: the material may go without a notice.
+                if case.state == S::Attributing {
+                    sqlx::query(
+                        "UPDATE takedown_cases SET monitoring_since = COALESCE(monitoring_since, $1), \
+                         next_check_at = $1 WHERE id = $2",
+                    )
+                    .bind(ts(&at))
+                    .bind(case.id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                AttributionOutcome::NeedsContact
+            }
+            (S::NeedsContact, None) if missing => AttributionOutcome::NeedsContact,
+            (S::Attributing | S::NeedsContact, None) => {
+                apply_event(
+                    &mut tx,
+                    &mut aw,
+                    actor,
+                    &case,
+                    CaseEvent::Attributed,
+                    None,
+                    at,
+                    details,
+                )
+                .await?;
+                start_monitoring(&mut tx, case.id, at).await?;
+                AttributionOutcome::Monitoring
+            }
+            (S::Monitoring, None) if hoster_changed => {
+                sqlx::query(
+                    "UPDATE takedown_cases SET ladder_since = $1, hoster_changed_at = $1 WHERE id = $2",
+                )
+                .bind(ts(&at))
+                .bind(case.id)
+                .execute(&mut *tx)
+                .await?;
+                log_case(
+                    &mut tx,
+                    &mut aw,
+                    actor,
+                    &case,
+                    Some(S::Monitoring),
+                    S::Monitoring,
+                    "hoster_changed",
+                    None,
+                    at,
+                    serde_json::json!({"before": before_key, "after": after_key, "details": details}),
+                )
+                .await?;
+                AttributionOutcome::HosterChanged
+            }
+            _ => {
+                if hoster_changed {
+                    // Not monitored right now (removed, police hold): remember the change;
+                    // monitoring restarts the ladder anyway.
+                    sqlx::query("UPDATE takedown_cases SET hoster_changed_at = $1 WHERE id = $2")
+                        .bind(ts(&at))
+                        .bind(case.id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                AttributionOutcome::Unchanged
+            }
+        };
+        let case = case_in(&mut tx, case_id).await?;
+        tx.commit().await?;
+        Ok((case, outcome))
+    }
+
+    async fn set_contacts(
+        &self,
+        actor: &Actor,
+        case_id: CaseId,
+        contacts: CaseContacts,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Case> {
+        if !contacts.has_first_recipient() {
+            return Err(StoreError::Invalid(
+                "a hoster abuse address (or a CDN with its address) is needed".into(),
+            ));
+        }
+        let mut tx = self.begin_write().await?;
+        let case = case_in(&mut tx, case_id).await?;
+        if matches!(case.state, CaseState::Closed | CaseState::Forwarded) {
+            return Err(StoreError::Invalid(format!(
+                "case {case_id} is {}",
+                case.state
+            )));
+        }
+        let mut aw = AuditWriter::start(&mut tx).await?;
+        let raw = serde_json::json!({"manual": true, "actor": actor.0});
+        let host = case.host.clone();
+        store_attribution(&mut tx, &case, &contacts, &host, None, &[], &raw, now).await?;
+        let details = serde_json::json!({"contacts": contacts});
+        if case.state == CaseState::NeedsContact {
+            apply_event(
+                &mut tx,
+                &mut aw,
+                actor,
+                &case,
+                CaseEvent::ContactResolved,
+                None,
+                now,
+                details,
+            )
+            .await?;
+            start_monitoring(&mut tx, case.id, now).await?;
+        } else {
+            log_case(
+                &mut tx,
+                &mut aw,
+                actor,
+                &case,
+                Some(case.state),
+                case.state,
+                "contacts_set",
+                None,
+                now,
+                details,
+            )
+            .await?;
+        }
+        let case = case_in(&mut tx, case_id).await?;
+        tx.commit().await?;
+        Ok(case)
+    }
+
+    async fn set_police_first(
+        &self,
+        actor: &Actor,
+        case_id: CaseId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Case> {
+        let mut tx = self.begin_write().await?;
+        let mut aw = AuditWriter::start(&mut tx).await?;
+        let case = case_in(&mut tx, case_id).await?;
+        apply_event(
+            &mut tx,
+            &mut aw,
+            actor,
+            &case,
+            CaseEvent::PoliceFirst,
+            None,
+            now,
+            serde_json::json!({}),
+        )
+        .await?;
+        sqlx::query("UPDATE takedown_cases SET police_first = 1, ladder_since = $1 WHERE id = $2")
+            .bind(ts(&now))
+            .bind(case_id)
+            .execute(&mut *tx)
+            .await?;
+        move_case_notices(
+            &mut tx,
+            &mut aw,
+            actor,
+            case_id,
+            NoticeState::Queued,
+            NoticeState::Held,
+            "held",
+            now,
+        )
+        .await?;
+        let case = case_in(&mut tx, case_id).await?;
+        tx.commit().await?;
+        Ok(case)
+    }
+
+    async fn release_police_hold(
+        &self,
+        actor: &Actor,
+        case_id: CaseId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Case> {
+        let mut tx = self.begin_write().await?;
+        let mut aw = AuditWriter::start(&mut tx).await?;
+        let case = case_in(&mut tx, case_id).await?;
+        apply_event(
+            &mut tx,
+            &mut aw,
+            actor,
+            &case,
+            CaseEvent::PoliceReleased,
+            None,
+            now,
+            serde_json::json!({}),
+        )
+        .await?;
+        move_case_notices(
+            &mut tx,
+            &mut aw,
+            actor,
+            case_id,
+            NoticeState::Held,
+            NoticeState::Queued,
+            "released",
+            now,
+        )
+        .await?;
+        let case = case_in(&mut tx, case_id).await?;
+        tx.commit().await?;
+        Ok(case)
+    }
+
+    async fn close_case(
+        &self,
+        actor: &Actor,
+        case_id: CaseId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Case> {
+        let mut tx = self.begin_write().await?;
+        let mut aw = AuditWriter::start(&mut tx).await?;
+        let case = case_in(&mut tx, case_id).await?;
+        apply_event(
+            &mut tx,
+            &mut aw,
+            actor,
+            &case,
+            CaseEvent::Close,
+            Some(reason),
+            now,
+            serde_json::json!({}),
+        )
+        .await?;
+        sqlx::query("UPDATE takedown_cases SET next_check_at = NULL WHERE id = $1")
+            .bind(case_id)
+            .execute(&mut *tx)
+            .await?;
+        let case = case_in(&mut tx, case_id).await?;
+        tx.commit().await?;
+        Ok(case)
+    }
+
+    async fn due_checks(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<CaseForCheck>> {
+        let mut tx = self.begin_write().await?;
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "UPDATE takedown_cases SET next_check_at = $1 WHERE id IN (SELECT id FROM takedown_cases \
+             WHERE state IN ('monitoring', 'removed', 'needs_contact') AND next_check_at <= $2 \
+             ORDER BY next_check_at, id LIMIT $3) RETURNING id",
+        )
+        .bind(ts(&(now + Duration::minutes(CHECK_LEASE_MINUTES))))
+        .bind(ts(&now))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let case = case_in(&mut tx, id).await?;
+            let (sha256, pdq): (Option<String>, Option<String>) =
+                sqlx::query_as("SELECT sha256, pdq FROM report_items WHERE id = $1")
+                    .bind(case.item_id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .unwrap_or((None, None));
+            out.push(CaseForCheck {
+                case,
+                sha256,
+                pdq,
+                pdq_radius: DEFAULT_PDQ_RADIUS,
+            });
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn record_observation(
+        &self,
+        case_id: CaseId,
+        o: NewObservation,
+        policy: &TakedownPolicy,
+    ) -> StoreResult<ObservationResult> {
+        let mut tx = self.begin_write().await?;
+        let case = case_in(&mut tx, case_id).await?;
+        sqlx::query(
+            "INSERT INTO observations (case_id, at, http_status, outcome, detail, content_type, \
+             served_sha256, served_pdq, distance, final_url, error) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(case_id)
+        .bind(ts(&o.at))
+        .bind(o.http_status.map(i64::from))
+        .bind(o.outcome.as_str())
+        .bind(&o.detail)
+        .bind(&o.content_type)
+        .bind(&o.served_sha256)
+        .bind(&o.served_pdq)
+        .bind(o.distance.map(i64::from))
+        .bind(&o.final_url)
+        .bind(&o.error)
+        .execute(&mut *tx)
+        .await?;
+        let mut history = sqlx::query(
+            "SELECT at, outcome FROM observations WHERE case_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+        )
+        .bind(case_id)
+        .bind(VERDICT_WINDOW)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(ObservationPoint {
+                at: parse_ts(r.try_get("at")?)?,
+                outcome: parse_enum(r.try_get("outcome")?)?,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+        history.reverse();
+        let verdict = online_verdict(&history, policy);
+        if !case.state.is_checked() {
+            // A late observation of a closed/forwarded case: kept, nothing else changes.
+            tx.commit().await?;
+            return Ok(ObservationResult {
+                case,
+                verdict,
+                changed: None,
+            });
+        }
+        let mut aw = AuditWriter::start(&mut tx).await?;
+        let actor = Actor::system();
+        let mut changed = None;
+        let mut state = case.state;
+        match (case.state, verdict) {
+            (
+                CaseState::Monitoring,
+                OnlineVerdict::Offline {
+                    removed_at,
+                    verified_at,
+                },
+            ) => {
+                state = apply_event(
+                    &mut tx,
+                    &mut aw,
+                    &actor,
+                    &case,
+                    CaseEvent::OfflineVerified,
+                    None,
+                    o.at,
+                    serde_json::json!({"removed_at": ts(&removed_at), "verified_at": ts(&verified_at)}),
+                )
+                .await?;
+                sqlx::query(
+                    "UPDATE takedown_cases SET removed_at = $1, offline_verified_at = $2 WHERE id = $3",
+                )
+                .bind(ts(&removed_at))
+                .bind(ts(&verified_at))
+                .bind(case_id)
+                .execute(&mut *tx)
+                .await?;
+                changed = Some(state);
+            }
+            (CaseState::Removed, OnlineVerdict::Online) => {
+                state = apply_event(
+                    &mut tx,
+                    &mut aw,
+                    &actor,
+                    &case,
+                    CaseEvent::Reappeared,
+                    None,
+                    o.at,
+                    serde_json::json!({"final_url": o.final_url, "detail": o.detail}),
+                )
+                .await?;
+                // The ladder starts again: the hoster hears about it at once.
+                sqlx::query(
+                    "UPDATE takedown_cases SET reappeared_at = $1, ladder_since = $1 WHERE id = $2",
+                )
+                .bind(ts(&o.at))
+                .bind(case_id)
+                .execute(&mut *tx)
+                .await?;
+                changed = Some(state);
+            }
+            _ => {}
+        }
+        let misses = match verdict {
+            OnlineVerdict::Online => 0,
+            OnlineVerdict::Pending { misses } => misses,
+            OnlineVerdict::Offline { .. } => policy.offline_misses,
+        };
+        let pending = matches!(verdict, OnlineVerdict::Pending { .. });
+        let next = match state {
+            CaseState::Removed => o.at + Duration::minutes(policy.check_interval_minutes.max(1)),
+            _ => next_check_at(case.monitoring_since.unwrap_or(o.at), o.at, pending, policy),
+        };
+        sqlx::query(
+            "UPDATE takedown_cases SET misses = $1, next_check_at = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(i64::from(misses))
+        .bind(ts(&next))
+        .bind(ts(&o.at))
+        .bind(case_id)
+        .execute(&mut *tx)
+        .await?;
+        let case = case_in(&mut tx, case_id).await?;
+        tx.commit().await?;
+        Ok(ObservationResult {
+            case,
+            verdict,
+            changed,
+        })
+    }
+
+    async fn ladder_cases(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<LadderCase>> {
+        self.ladder_cases_after(tenant, 0, limit).await
+    }
+
+    async fn ladder_cases_after(
+        &self,
+        tenant: TenantId,
+        after_id: CaseId,
+        limit: u32,
+    ) -> StoreResult<Vec<LadderCase>> {
+        let mut c = self.read.acquire().await?;
+        ladder_page(&mut c, tenant, after_id, limit).await
+    }
+
+    async fn enqueue_notice(
+        &self,
+        actor: &Actor,
+        n: NewNotice,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Notice>> {
+        if !n.rung.is_email() {
+            return Err(StoreError::Invalid(format!(
+                "{} is not an e-mail rung (use escalate_case)",
+                n.rung
+            )));
+        }
+        if n.items.is_empty() {
+            return Err(StoreError::Invalid(
+                "a notice needs at least one case".into(),
+            ));
+        }
+        let email = n.recipient_email.trim();
+        if email.is_empty() || !email.contains('@') || email.chars().any(char::is_control) {
+            return Err(StoreError::Invalid(format!(
+                "recipient {:?} is not an e-mail address",
+                n.recipient_email
+            )));
+        }
+        let mut seen = std::collections::HashSet::new();
+        if !n.items.iter().all(|(c, _)| seen.insert(*c)) {
+            return Err(StoreError::Invalid(
+                "a case appears twice in one notice".into(),
+            ));
+        }
+        let prefix = self.report_policy(n.tenant_id).await?.reference_prefix;
+        let mut tx = self.begin_write().await?;
+        for (case_id, seq) in &n.items {
+            let tenant: Option<i64> =
+                sqlx::query_scalar("SELECT tenant_id FROM takedown_cases WHERE id = $1")
+                    .bind(case_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match tenant {
+                None => return Err(StoreError::NotFound(format!("case {case_id}"))),
+                Some(t) if t != n.tenant_id => {
+                    return Err(StoreError::Invalid(format!(
+                        "case {case_id} is not in tenant {}",
+                        n.tenant_id
+                    )));
+                }
+                Some(_) => {}
+            }
+            let taken: Option<i64> = sqlx::query_scalar(
+                "SELECT notice_id FROM notice_items WHERE case_id = $1 AND rung = $2 AND sequence = $3",
+            )
+            .bind(case_id)
+            .bind(n.rung.as_str())
+            .bind(i64::from(*seq))
+            .fetch_optional(&mut *tx)
+            .await?;
+            if taken.is_some() {
+                // Dropping the transaction rolls back: nothing written.
+                return Ok(None);
+            }
+        }
+        // One writer (BEGIN IMMEDIATE), so max + 1 is free; the id is in the reference.
+        let id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM notices")
+            .fetch_one(&mut *tx)
+            .await?;
+        let reference = format!("{prefix}-N-{id}");
+        let state = if n.held {
+            NoticeState::Held
+        } else {
+            NoticeState::Queued
+        };
+        let at = ts(&now);
+        sqlx::query(
+            "INSERT INTO notices (id, tenant_id, reference, rung, recipient_email, recipient_org, \
+             language, state, due_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+        )
+        .bind(id)
+        .bind(n.tenant_id)
+        .bind(&reference)
+        .bind(n.rung.as_str())
+        .bind(email)
+        .bind(&n.recipient_org)
+        .bind(&n.language)
+        .bind(state.as_str())
+        .bind(ts(&n.due_at))
+        .bind(&at)
+        .execute(&mut *tx)
+        .await?;
+        for (case_id, seq) in &n.items {
+            let r = sqlx::query(
+                "INSERT INTO notice_items (notice_id, case_id, rung, sequence) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id)
+            .bind(case_id)
+            .bind(n.rung.as_str())
+            .bind(i64::from(*seq))
+            .execute(&mut *tx)
+            .await;
+            match r {
+                Ok(_) => {}
+                // Checked above inside the same transaction; kept as the last line of defence.
+                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let mut aw = AuditWriter::start(&mut tx).await?;
+        aw.append(
+            &mut tx,
+            Some(n.tenant_id),
+            actor,
+            &format!("notice.{}", state.as_str()),
+            &format!("notice:{id}"),
+            serde_json::json!({
+                "at": at, "reference": reference, "rung": n.rung, "recipient": email,
+                "due_at": ts(&n.due_at), "items": n.items,
+            }),
+        )
+        .await?;
+        let notice = notice_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(Some(notice))
+    }
+
+    async fn claim_notices(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<Notice>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin_write().await?;
+        let at = ts(&now);
+        // Conditional on `queued` inside the statement: two workers cannot both claim one.
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "UPDATE notices SET state = 'sending', lease_until = $1, claimed_by = $2, updated_at = $3 \
+             WHERE id IN (SELECT id FROM notices WHERE state = 'queued' AND due_at <= $3 \
+             ORDER BY due_at, id LIMIT $4) AND state = 'queued' RETURNING id, tenant_id",
+        )
+        .bind(ts(&(now + lease)))
+        .bind(worker)
+        .bind(&at)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut aw = AuditWriter::start(&mut tx).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        let system = Actor::system();
+        for (id, tenant) in rows {
+            aw.append(
+                &mut tx,
+                Some(tenant),
+                &system,
+                "notice.sending",
+                &format!("notice:{id}"),
+                serde_json::json!({"at": at, "worker": worker}),
+            )
+            .await?;
+            out.push(notice_in(&mut tx, id).await?);
+        }
+        tx.commit().await?;
+        out.sort_by(|a, b| a.due_at.cmp(&b.due_at).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    async fn record_delivery(
+        &self,
+        notice: NoticeId,
+        worker: &str,
+        d: Delivery,
+    ) -> StoreResult<Notice> {
+        let mut tx = self.begin_write().await?;
+        let state = if d.accepted {
+            NoticeState::Sent
+        } else {
+            NoticeState::Rejected
+        };
+        let at = ts(&d.at);
+        let row: Option<(i64, String)> = sqlx::query_as(
+            "UPDATE notices SET state = $1, message_id = $2, smtp_code = $3, smtp_message = $4, \
+             sent_at = CASE WHEN $1 = 'sent' THEN $5 ELSE sent_at END, lease_until = NULL, updated_at = $5 \
+             WHERE id = $6 AND claimed_by = $7 AND state IN ('sending', 'delivery_unknown') \
+             RETURNING tenant_id, state",
+        )
+        .bind(state.as_str())
+        .bind(&d.message_id)
+        .bind(d.smtp_code.map(i64::from))
+        .bind(&d.smtp_message)
+        .bind(&at)
+        .bind(notice)
+        .bind(worker)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((tenant, _)) = row else {
+            let current = notice_opt(&mut tx, notice).await?;
+            return Err(match current {
+                None => StoreError::NotFound(format!("notice {notice}")),
+                Some(n) => StoreError::Conflict(format!(
+                    "notice {notice} is {} (claimed by {:?}), not sending for {worker}",
+                    n.state, n.claimed_by
+                )),
+            });
+        };
+        let mut aw = AuditWriter::start(&mut tx).await?;
+        aw.append(
+            &mut tx,
+            Some(tenant),
+            &Actor(format!("worker:{worker}")),
+            &format!("notice.{}", state.as_str()),
+            &format!("notice:{notice}"),
+            serde_json::json!({
+                "at": at, "message_id": d.message_id, "smtp_code": d.smtp_code,
+                "smtp_message": d.smtp_message,
+            }),
+        )
+        .await?;
+        let n = notice_in(&mut tx, notice).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    async fn recover_stuck_notices(&self, now: DateTime<Utc>) -> StoreResult<Vec<Notice>> {
+        let mut tx = self.begin_write().await?;
+        let at = ts(&now);
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "UPDATE notices SET state = 'delivery_unknown', updated_at = $1 \
+             WHERE state = 'sending' AND lease_until < $1 RETURNING id, tenant_id",
+        )
+        .bind(&at)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut aw = AuditWriter::start(&mut tx).await?;
+        let system = Actor::system();
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, tenant) in rows {
+            aw.append(
+                &mut tx,
+                Some(tenant),
+                &system,
+                "notice.delivery_unknown",
+                &format!("notice:{id}"),
+                serde_json::json!({"at": at}),
+            )
+            .await?;
+            out.push(notice_in(&mut tx, id).await?);
+        }
+        tx.commit().await?;
+        out.sort_by_key(|n| n.id);
+        Ok(out)
+    }
+
+    async fn resolve_unknown_notice(
+        &self,
+        actor: &Actor,
+        notice: NoticeId,
+        requeue: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Notice> {
+        let mut tx = self.begin_write().await?;
+        let at = ts(&now);
+        let sql = if requeue {
+            "UPDATE notices SET state = 'queued', due_at = $1, lease_until = NULL, claimed_by = NULL, \
+             updated_at = $1 WHERE id = $2 AND state = 'delivery_unknown' RETURNING tenant_id"
+        } else {
+            "UPDATE notices SET state = 'sent', sent_at = COALESCE(sent_at, $1), lease_until = NULL, \
+             smtp_message = COALESCE(smtp_message, 'confirmed sent by a human'), updated_at = $1 \
+             WHERE id = $2 AND state = 'delivery_unknown' RETURNING tenant_id"
+        };
+        let tenant: Option<i64> = sqlx::query_scalar(sql)
+            .bind(&at)
+            .bind(notice)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(tenant) = tenant else {
+            return Err(match notice_opt(&mut tx, notice).await? {
+                None => StoreError::NotFound(format!("notice {notice}")),
+                Some(n) => StoreError::Invalid(format!(
+                    "notice {notice} is {}, not delivery_unknown",
+                    n.state
+                )),
+            });
+        };
+        let mut aw = AuditWriter::start(&mut tx).await?;
+        aw.append(
+            &mut tx,
+            Some(tenant),
+            actor,
+            if requeue {
+                "notice.requeued"
+            } else {
+                "notice.confirmed_sent"
+            },
+            &format!("notice:{notice}"),
+            serde_json::json!({"at": at}),
+        )
+        .await?;
+        let n = notice_in(&mut tx, notice).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    async fn release_held_notices(
+        &self,
+        actor: &Actor,
+        case_id: CaseId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let case = case_in(&mut tx, case_id).await?;
+        if case.state == CaseState::PoliceHold {
+            return Err(StoreError::Invalid(format!(
+                "case {case_id} is in police hold: release the hold first"
+            )));
+        }
+        let mut aw = AuditWriter::start(&mut tx).await?;
+        let n = move_case_notices(
+            &mut tx,
+            &mut aw,
+            actor,
+            case_id,
+            NoticeState::Held,
+            NoticeState::Queued,
+            "released",
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    async fn notice(&self, id: NoticeId) -> StoreResult<Option<Notice>> {
+        let mut c = self.read.acquire().await?;
+        notice_opt(&mut c, id).await
+    }
+
+    async fn notice_by_reference(&self, reference: &str) -> StoreResult<Option<Notice>> {
+        let mut c = self.read.acquire().await?;
+        let rows = sqlx::query("SELECT * FROM notices WHERE reference = $1")
+            .bind(reference)
+            .fetch_all(&mut *c)
+            .await?;
+        Ok(notices_of_rows(&mut c, &rows).await?.pop())
+    }
+
+    async fn notices(
+        &self,
+        tenant: TenantId,
+        state: Option<NoticeState>,
+        limit: u32,
+    ) -> StoreResult<Vec<Notice>> {
+        let mut c = self.read.acquire().await?;
+        let rows = sqlx::query(
+            "SELECT * FROM notices WHERE tenant_id = $1 AND ($2 IS NULL OR state = $2) \
+             ORDER BY id DESC LIMIT $3",
+        )
+        .bind(tenant)
+        .bind(state.map(NoticeState::as_str))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *c)
+        .await?;
+        notices_of_rows(&mut c, &rows).await
+    }
+
+    async fn record_response(
+        &self,
+        actor: &Actor,
+        notice: NoticeId,
+        case: Option<CaseId>,
+        kind: ResponseKind,
+        statement: Option<String>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<CaseResponse>> {
+        if let Some(s) = &statement
+            && (s.len() > 10_000
+                || s.chars()
+                    .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t'))
+        {
+            return Err(StoreError::Invalid(
+                "statement must be at most 10,000 printable characters".into(),
+            ));
+        }
+        let mut tx = self.begin_write().await?;
+        let n = notice_in(&mut tx, notice).await?;
+        let cases: Vec<CaseId> = match case {
+            None => n.items.iter().map(|i| i.case_id).collect(),
+            Some(c) if n.items.iter().any(|i| i.case_id == c) => vec![c],
+            Some(c) => {
+                return Err(StoreError::Invalid(format!(
+                    "case {c} is not in notice {}",
+                    n.reference
+                )));
+            }
+        };
+        let at = ts(&now);
+        let mut out = Vec::with_capacity(cases.len());
+        for c in &cases {
+            let row = sqlx::query(
+                "INSERT INTO case_responses (case_id, notice_id, kind, statement, at) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING *",
+            )
+            .bind(c)
+            .bind(notice)
+            .bind(kind.as_str())
+            .bind(&statement)
+            .bind(&at)
+            .fetch_one(&mut *tx)
+            .await?;
+            out.push(response_row(&row)?);
+        }
+        let mut aw = AuditWriter::start(&mut tx).await?;
+        aw.append(
+            &mut tx,
+            Some(n.tenant_id),
+            actor,
+            &format!("notice.{}", kind.as_str()),
+            &format!("notice:{notice}"),
+            serde_json::json!({"at": at, "cases": cases, "statement": statement}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn escalate_case(
+        &self,
+        actor: &Actor,
+        case_id: CaseId,
+        kind: CaseEscalationKind,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let case = case_in(&mut tx, case_id).await?;
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO case_escalations (tenant_id, case_id, kind, reason, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (case_id, kind) DO NOTHING RETURNING id",
+        )
+        .bind(case.tenant_id)
+        .bind(case_id)
+        .bind(kind.as_str())
+        .bind(reason)
+        .bind(ts(&now))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(id) = id else {
+            return Ok(false);
+        };
+        let mut aw = AuditWriter::start(&mut tx).await?;
+        log_case(
+            &mut tx,
+            &mut aw,
+            actor,
+            &case,
+            Some(case.state),
+            case.state,
+            &format!("escalated_{}", kind.as_str()),
+            Some(reason),
+            now,
+            serde_json::json!({"escalation_id": id}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn case_escalations(
+        &self,
+        tenant: TenantId,
+        limit: u32,
+    ) -> StoreResult<Vec<CaseEscalation>> {
+        sqlx::query("SELECT * FROM case_escalations WHERE tenant_id = $1 ORDER BY id LIMIT $2")
+            .bind(tenant)
+            .bind(i64::from(limit))
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(escalation_row)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_of_urls() {
+        for (url, host) in [
+            ("https://Img.Example.co.uk/a/b.jpg", "img.example.co.uk"),
+            ("http://user:pw@host.test:8080/x?y#z", "host.test"),
+            ("https://[2001:db8::1]:443/p", "2001:db8::1"),
+            ("https://example.test./", "example.test"),
+            ("https://example.test", "example.test"),
+        ] {
+            assert_eq!(host_of(url), host, "{url}");
+        }
+    }
+
+    #[test]
+    fn cdn_convention() {
+        let mut c = CaseContacts {
+            cdn_org: Some("CDN Inc".into()),
+            cdn_email: Some("abuse@cdn.test".into()),
+            ..CaseContacts::default()
+        };
+        assert!(c.via_cdn() && c.has_first_recipient());
+        c.hoster_org = Some("CDN Inc".into());
+        c.hoster_email = Some("abuse@cdn.test".into());
+        assert!(c.via_cdn(), "the hoster found is the CDN itself");
+        c.hoster_org = Some("Origin BV".into());
+        c.hoster_email = Some("abuse@origin.test".into());
+        assert!(!c.via_cdn(), "known origin: the hoster gets it");
+        assert_eq!(c.recipient(LadderRung::Hoster), Some("abuse@origin.test"));
+    }
+}
