@@ -1,5 +1,8 @@
 //! Statistics on synthetic timelines with answers worked out by hand (see the comments next
-//! to each case), plus percentile, ranking, export and SVG checks.
+//! to each case), plus percentile, ranking, export and SVG checks; `props` holds the
+//! property tests over random timelines.
+
+mod props;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use schoon_monitor::export::{CSV_HEADER, report_csv, report_json};
@@ -836,9 +839,12 @@ fn small_report() -> MonitorReport {
 /// bump `METHOD_VERSION` if a definition changed.
 #[test]
 fn csv_and_json_goldens() {
-    assert_eq!(report_csv(&report()), include_str!("golden/scenario.csv"));
+    assert_eq!(
+        report_csv(&report()),
+        include_str!("../golden/scenario.csv")
+    );
     assert_eq!(
         report_json(&small_report()).unwrap(),
-        include_str!("golden/small_report.json")
+        include_str!("../golden/small_report.json")
     );
 }
