@@ -769,9 +769,8 @@ pub fn register_csv(entries: &[RegisterEntry]) -> String {
 }
 
 /// The public register as JSON (an array of entries).
-pub fn register_json(entries: &[RegisterEntry]) -> String {
-    // Serialising plain strings, numbers and dates cannot fail.
-    serde_json::to_string_pretty(entries).unwrap_or_else(|_| "[]".to_string())
+pub fn register_json(entries: &[RegisterEntry]) -> Result<String, serde_json::Error> {
+    serde_json::to_string_pretty(entries)
 }
 
 #[cfg(test)]
@@ -1194,7 +1193,7 @@ mod tests {
                 "ATKM-2026-0002,'=cmd|' /C calc'!A0,2026-03-01,1,2026-03-01T11:00:00Z,,annulled,periodic,,annulled\n",
             )
         );
-        let json = register_json(&entries);
+        let json = register_json(&entries).unwrap();
         let back: Vec<RegisterEntry> = serde_json::from_str(&json).unwrap();
         assert_eq!(back, entries);
         for text in [&csv, &json] {
