@@ -29,9 +29,9 @@ pub use schoon_core::takedown::{
 use schoon_core::takedown::{next_check_at, online_verdict, transition};
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AssertSqlSafe, Row, SqliteConnection};
 
-use crate::sqlite::{AuditWriter, SqliteStore, opt_ts, parse_enum};
+use crate::sqlite::{AuditWriter, SqliteStore, opt_ts, parse_enum, placeholders};
 use crate::{Actor, ReportStore, StoreError, StoreResult, parse_ts, ts};
 
 /// How long a case handed out by [`TakedownStore::due_checks`] is not handed out again (the
@@ -583,7 +583,8 @@ pub trait TakedownStore: Send + Sync {
         limit: u32,
     ) -> StoreResult<Vec<LadderCase>>;
     /// Queues a notice and its items in one transaction; `Ok(None)` and nothing written if any
-    /// `(case, rung, sequence)` is already taken. The reference is `<report prefix>-N-<id>`.
+    /// `(case, rung, sequence)` is already taken, or any case was removed, forwarded or closed
+    /// meanwhile. The reference is `<report prefix>-N-<id>`.
     async fn enqueue_notice(
         &self,
         actor: &Actor,
@@ -1773,33 +1774,43 @@ impl TakedownStore for SqliteStore {
     }
 
     async fn due_checks(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<CaseForCheck>> {
+        // Bounded so the id list stays far below SQLite's bind-parameter limit.
+        let limit = limit.min(5_000);
         let mut tx = self.begin_write().await?;
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "UPDATE takedown_cases SET next_check_at = $1 WHERE id IN (SELECT id FROM takedown_cases \
-             WHERE state IN ('monitoring', 'removed', 'needs_contact') AND next_check_at <= $2 \
-             ORDER BY next_check_at, id LIMIT $3) RETURNING id",
+        let rows = sqlx::query(
+            "SELECT c.*, i.sha256 AS item_sha256, i.pdq AS item_pdq FROM takedown_cases c \
+             LEFT JOIN report_items i ON i.id = c.item_id \
+             WHERE c.state IN ('monitoring', 'removed', 'needs_contact') AND c.next_check_at <= $1 \
+             ORDER BY c.next_check_at, c.id LIMIT $2",
         )
-        .bind(ts(&(now + Duration::minutes(CHECK_LEASE_MINUTES))))
         .bind(ts(&now))
         .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            let case = case_in(&mut tx, id).await?;
-            let (sha256, pdq): (Option<String>, Option<String>) =
-                sqlx::query_as("SELECT sha256, pdq FROM report_items WHERE id = $1")
-                    .bind(case.item_id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .unwrap_or((None, None));
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let lease_until = now + Duration::minutes(CHECK_LEASE_MINUTES);
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let mut case = case_row(r)?;
+            case.next_check_at = Some(lease_until);
             out.push(CaseForCheck {
                 case,
-                sha256,
-                pdq,
+                sha256: r.try_get("item_sha256")?,
+                pdq: r.try_get("item_pdq")?,
                 pdq_radius: DEFAULT_PDQ_RADIUS,
             });
         }
+        let sql = format!(
+            "UPDATE takedown_cases SET next_check_at = $1 WHERE id IN ({})",
+            placeholders(2, out.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(ts(&lease_until));
+        for c in &out {
+            q = q.bind(c.case.id);
+        }
+        q.execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -1830,8 +1841,12 @@ impl TakedownStore for SqliteStore {
         .bind(&o.error)
         .execute(&mut *tx)
         .await?;
+        // Only the trailing miss streak matters: the observations after the last `online`
+        // (found through the partial index), newest VERDICT_WINDOW of them.
         let mut history = sqlx::query(
-            "SELECT at, outcome FROM observations WHERE case_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+            "SELECT at, outcome FROM observations WHERE case_id = $1 AND at >= COALESCE( \
+             (SELECT MAX(at) FROM observations WHERE case_id = $1 AND outcome = 'online'), '') \
+             ORDER BY at DESC, id DESC LIMIT $2",
         )
         .bind(case_id)
         .bind(VERDICT_WINDOW)
@@ -1988,18 +2003,24 @@ impl TakedownStore for SqliteStore {
         let prefix = self.report_policy(n.tenant_id).await?.reference_prefix;
         let mut tx = self.begin_write().await?;
         for (case_id, seq) in &n.items {
-            let tenant: Option<i64> =
-                sqlx::query_scalar("SELECT tenant_id FROM takedown_cases WHERE id = $1")
+            let row: Option<(i64, String)> =
+                sqlx::query_as("SELECT tenant_id, state FROM takedown_cases WHERE id = $1")
                     .bind(case_id)
                     .fetch_optional(&mut *tx)
                     .await?;
-            match tenant {
+            match row {
                 None => return Err(StoreError::NotFound(format!("case {case_id}"))),
-                Some(t) if t != n.tenant_id => {
+                Some((t, _)) if t != n.tenant_id => {
                     return Err(StoreError::Invalid(format!(
                         "case {case_id} is not in tenant {}",
                         n.tenant_id
                     )));
+                }
+                // Removed, forwarded or closed since the ladder looked: nothing to send.
+                Some((_, state))
+                    if matches!(state.as_str(), "removed" | "forwarded" | "closed") =>
+                {
+                    return Ok(None);
                 }
                 Some(_) => {}
             }

@@ -489,8 +489,22 @@ async fn observations_decide_removal_and_reappearance() {
         Some(m(150)),
         "removed: check_interval"
     );
-    // Removed cases are not on the ladder.
+    // Removed cases are not on the ladder, and a notice computed before the removal is not
+    // queued for them.
     assert!(s.ladder_cases(t, 10).await.unwrap().is_empty());
+    assert!(
+        s.enqueue_notice(
+            &a("ladder"),
+            notice(t, LadderRung::Hoster, vec![(id, 1)], m(91)),
+            m(91)
+        )
+        .await
+        .unwrap()
+        .is_none()
+    );
+    // Checked again only after the interval.
+    assert!(s.due_checks(m(149), 10).await.unwrap().is_empty());
+    assert_eq!(s.due_checks(m(150), 10).await.unwrap().len(), 1);
     // Still served after all: re-appearance, ladder restarts.
     let back = m(200);
     let r = s

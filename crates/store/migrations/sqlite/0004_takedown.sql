@@ -139,6 +139,8 @@ CREATE TABLE observations (
     error          TEXT
 );
 CREATE INDEX observations_case ON observations (case_id, at, id);
+-- The last `online` of a case in one probe: the verdict reads only the misses after it.
+CREATE INDEX observations_online ON observations (case_id, at) WHERE outcome = 'online';
 
 -- A provider's acknowledgement or dispute (via the signed link).
 CREATE TABLE case_responses (
