@@ -1065,3 +1065,110 @@ async fn responses_escalations_closing_and_the_audit_chain() {
         );
     }
 }
+
+#[tokio::test]
+async fn reappearance_after_a_cancelled_notice_numbers_past_it() {
+    let (_d, s, t) = open().await;
+    let items = pending_items(&s, t, "bad.example", 1).await;
+    let id = monitored(&s, items[0].clone()).await;
+    let p = TakedownPolicy::default();
+    let m = |n: i64| t0() + Duration::minutes(n);
+    // Hoster #0 sent; #1 queued (waiting for the sending window) when the material goes.
+    let n0 = s
+        .enqueue_notice(
+            &a("l"),
+            notice(t, LadderRung::Hoster, vec![(id, 0)], t0()),
+            t0(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    s.claim_notices("w", t0(), Duration::minutes(5), 10)
+        .await
+        .unwrap();
+    s.record_delivery(n0.id, "w", delivered(true, t0()))
+        .await
+        .unwrap();
+    let n1 = s
+        .enqueue_notice(
+            &a("l"),
+            notice(t, LadderRung::Hoster, vec![(id, 1)], m(60 * 30)),
+            m(60 * 24),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    for k in 0..3 {
+        s.record_observation(id, obs(m(60 * 25 + 15 * k), ObservationOutcome::Gone), &p)
+            .await
+            .unwrap();
+    }
+    assert_eq!(s.case(id).await.unwrap().unwrap().state, CaseState::Removed);
+    assert_eq!(
+        s.notice(n1.id).await.unwrap().unwrap().state,
+        NoticeState::Cancelled,
+        "nobody needs a reminder for removed material"
+    );
+    // Back online two days later: the ladder restarts and numbers past the cancelled #1.
+    let back = m(60 * 72);
+    let r = s
+        .record_observation(id, obs(back, ObservationOutcome::Online), &p)
+        .await
+        .unwrap();
+    assert_eq!(r.changed, Some(CaseState::Monitoring));
+    let lc = &s.ladder_cases(t, 10).await.unwrap()[0];
+    let due = due_steps(&lc.ladder, &p, back);
+    assert_eq!(
+        due.iter().map(|d| (d.rung, d.sequence)).collect::<Vec<_>>(),
+        vec![(LadderRung::Hoster, 2)]
+    );
+    assert!(
+        s.enqueue_notice(
+            &a("l"),
+            notice(t, LadderRung::Hoster, vec![(id, 2)], back),
+            back
+        )
+        .await
+        .unwrap()
+        .is_some()
+    );
+    s.verify_audit_chain().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_late_record_by_the_claiming_worker_still_counts() {
+    let (_d, s, t) = open().await;
+    let items = pending_items(&s, t, "bad.example", 1).await;
+    let id = monitored(&s, items[0].clone()).await;
+    let n = s
+        .enqueue_notice(
+            &a("l"),
+            notice(t, LadderRung::Hoster, vec![(id, 0)], t0()),
+            t0(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    s.claim_notices("w1", t0(), Duration::minutes(1), 10)
+        .await
+        .unwrap();
+    // The SMTP answer took longer than the lease: recovery marked it unknown meanwhile.
+    s.recover_stuck_notices(t0() + Duration::minutes(2))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.record_delivery(n.id, "w2", delivered(true, t0())).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let done = s
+        .record_delivery(n.id, "w1", delivered(true, t0() + Duration::minutes(3)))
+        .await
+        .unwrap();
+    assert_eq!(done.state, NoticeState::Sent);
+    assert!(
+        s.notices(t, Some(NoticeState::DeliveryUnknown), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
