@@ -1052,12 +1052,13 @@ async fn move_case_notices(
     Ok(rows.len() as u64)
 }
 
-/// Stores an attribution history row and makes its contacts the case's current ones.
+/// Stores an attribution history row (`found`) and sets the case's current contacts.
 #[allow(clippy::too_many_arguments)]
 async fn store_attribution(
     conn: &mut SqliteConnection,
     case: &Case,
-    contacts: &CaseContacts,
+    found: &CaseContacts,
+    current: &CaseContacts,
     host: &str,
     registrable_domain: Option<&str>,
     needs_contact: &[String],
@@ -1077,14 +1078,14 @@ async fn store_attribution(
     .bind(case.id)
     .bind(&case.url)
     .bind(host)
-    .bind(&contacts.ip)
-    .bind(contacts.asn.map(i64::from))
-    .bind(&contacts.hoster_org)
-    .bind(&contacts.hoster_email)
-    .bind(&contacts.hoster_country)
-    .bind(&contacts.cdn_org)
-    .bind(&contacts.registrar_name)
-    .bind(&contacts.registrar_email)
+    .bind(&found.ip)
+    .bind(found.asn.map(i64::from))
+    .bind(&found.hoster_org)
+    .bind(&found.hoster_email)
+    .bind(&found.hoster_country)
+    .bind(&found.cdn_org)
+    .bind(&found.registrar_name)
+    .bind(&found.registrar_email)
     .bind(needs)
     .bind(raw.to_string())
     .bind(&now)
@@ -1098,22 +1099,60 @@ async fn store_attribution(
     )
     .bind(host)
     .bind(registrable_domain)
-    .bind(&contacts.hoster_org)
-    .bind(&contacts.hoster_email)
-    .bind(&contacts.hoster_country)
-    .bind(contacts.asn.map(i64::from))
-    .bind(&contacts.ip)
-    .bind(&contacts.cdn_org)
-    .bind(&contacts.cdn_email)
-    .bind(&contacts.registrar_name)
-    .bind(&contacts.registrar_email)
-    .bind(&contacts.site_owner_email)
+    .bind(&current.hoster_org)
+    .bind(&current.hoster_email)
+    .bind(&current.hoster_country)
+    .bind(current.asn.map(i64::from))
+    .bind(&current.ip)
+    .bind(&current.cdn_org)
+    .bind(&current.cdn_email)
+    .bind(&current.registrar_name)
+    .bind(&current.registrar_email)
+    .bind(&current.site_owner_email)
     .bind(id)
     .bind(&now)
     .bind(case.id)
     .execute(&mut *conn)
     .await?;
     Ok(id)
+}
+
+/// The current contacts after a re-attribution of the same hoster: every field found now,
+/// the rest as known before; `needs_contact` entries of a rung whose address is known
+/// (`hoster:…`, `cdn:…`, `registrar:…`, `site_owner:…`) are resolved.
+fn merge_contacts(
+    known: &CaseContacts,
+    found: &CaseContacts,
+    needs_contact: &[String],
+) -> (CaseContacts, Vec<String>) {
+    let pick = |f: &Option<String>, k: &Option<String>| f.clone().or_else(|| k.clone());
+    let merged = CaseContacts {
+        hoster_org: pick(&found.hoster_org, &known.hoster_org),
+        hoster_email: pick(&found.hoster_email, &known.hoster_email),
+        hoster_country: pick(&found.hoster_country, &known.hoster_country),
+        asn: found.asn.or(known.asn),
+        ip: pick(&found.ip, &known.ip),
+        cdn_org: pick(&found.cdn_org, &known.cdn_org),
+        cdn_email: pick(&found.cdn_email, &known.cdn_email),
+        registrar_name: pick(&found.registrar_name, &known.registrar_name),
+        registrar_email: pick(&found.registrar_email, &known.registrar_email),
+        site_owner_email: pick(&found.site_owner_email, &known.site_owner_email),
+    };
+    let needs = needs_contact
+        .iter()
+        .filter(|n| {
+            let known = match n.split(':').next().unwrap_or("") {
+                "hoster" => merged.hoster_email.is_some(),
+                "cdn" => merged.cdn_email.is_some(),
+                "registrar" => merged.registrar_email.is_some(),
+                "site_owner" => merged.site_owner_email.is_some(),
+                _ => false,
+            };
+            !known
+        })
+        .cloned()
+        .collect();
+    (merged, needs)
 }
 
 /// Ladder input for a page of cases (one query for the cases, one for their steps).
@@ -1477,20 +1516,29 @@ impl TakedownStore for SqliteStore {
         }
         let mut aw = AuditWriter::start(&mut tx).await?;
         let at = a.made_at;
-        let c = &a.contacts;
         let before_key = case.attribution_id.and_then(|_| case.contacts.hoster_key());
-        let after_key = c.hoster_key();
+        let after_key = a.contacts.hoster_key();
         let hoster_changed = before_key.is_some() && after_key.is_some() && before_key != after_key;
+        // Same hoster (or nothing found this time): what we knew stays unless replaced, so a
+        // re-check neither undoes an analyst's fix nor parks a case on a transient failure.
+        let (current, needs_contact) =
+            if case.attribution_id.is_some() && (after_key.is_none() || after_key == before_key) {
+                merge_contacts(&case.contacts, &a.contacts, &a.needs_contact)
+            } else {
+                (a.contacts.clone(), a.needs_contact.clone())
+            };
+        let c = &current;
         let abroad = match (&a.tenant_country, &c.hoster_country) {
             (Some(home), Some(there)) if !home.eq_ignore_ascii_case(there) => {
                 Some(there.to_ascii_uppercase())
             }
             _ => None,
         };
-        let missing = !a.needs_contact.is_empty() || !c.has_first_recipient();
+        let missing = !needs_contact.is_empty() || !c.has_first_recipient();
         let attribution_id = store_attribution(
             &mut tx,
             &case,
+            &a.contacts,
             c,
             &a.host,
             a.registrable_domain.as_deref(),
@@ -1501,7 +1549,7 @@ impl TakedownStore for SqliteStore {
         .await?;
         let details = serde_json::json!({
             "attribution_id": attribution_id, "hoster_org": c.hoster_org, "asn": c.asn,
-            "hoster_country": c.hoster_country, "needs_contact": a.needs_contact,
+            "hoster_country": c.hoster_country, "needs_contact": needs_contact,
         });
         use CaseState as S;
         let outcome = match (case.state, abroad) {
@@ -1631,7 +1679,18 @@ impl TakedownStore for SqliteStore {
         let mut aw = AuditWriter::start(&mut tx).await?;
         let raw = serde_json::json!({"manual": true, "actor": actor.0});
         let host = case.host.clone();
-        store_attribution(&mut tx, &case, &contacts, &host, None, &[], &raw, now).await?;
+        store_attribution(
+            &mut tx,
+            &case,
+            &contacts,
+            &contacts,
+            &host,
+            None,
+            &[],
+            &raw,
+            now,
+        )
+        .await?;
         let details = serde_json::json!({"contacts": contacts});
         if case.state == CaseState::NeedsContact {
             apply_event(

@@ -435,6 +435,47 @@ async fn moved_abroad_forwards_and_missing_contact_parks() {
     assert_eq!(tl.attributions.len(), 2, "the manual fix is history too");
     assert_eq!(tl.events.last().unwrap().event, "contact_resolved");
     assert_eq!(tl.events.last().unwrap().actor, "analyst");
+    // The next re-attribution finds the same hoster still without an address: the analyst's
+    // fix stays, the case stays monitored; the history row keeps what was found.
+    let mut again = attribution(
+        CaseContacts {
+            hoster_org: Some("Quiet Host".into()),
+            hoster_country: Some("NL".into()),
+            ..CaseContacts::default()
+        },
+        fixed + Duration::hours(1),
+    );
+    again.needs_contact = vec!["hoster:no_abuse_email".into()];
+    let (case, out) = s
+        .record_attribution(&a("attr"), c2.id, again)
+        .await
+        .unwrap();
+    assert_eq!(out, AttributionOutcome::Unchanged);
+    assert_eq!(case.state, CaseState::Monitoring);
+    assert_eq!(
+        case.contacts.hoster_email.as_deref(),
+        Some("abuse@quiet.test")
+    );
+    // A failed re-attribution (nothing found) does not park a monitored case either.
+    let mut failed = attribution(CaseContacts::default(), fixed + Duration::hours(2));
+    failed.needs_contact = vec!["hoster:attribution_failed".into()];
+    failed.tenant_country = None;
+    let (case, out) = s
+        .record_attribution(&a("attr"), c2.id, failed)
+        .await
+        .unwrap();
+    assert_eq!(out, AttributionOutcome::Unchanged);
+    assert_eq!(case.contacts.hoster_org.as_deref(), Some("Quiet Host"));
+    let tl = s.case_timeline(c2.id).await.unwrap().unwrap();
+    assert_eq!(tl.attributions.len(), 4);
+    assert_eq!(
+        tl.attributions[2].contacts.hoster_email, None,
+        "history = found"
+    );
+    assert_eq!(
+        tl.attributions[3].needs_contact,
+        vec!["hoster:attribution_failed"]
+    );
     s.verify_audit_chain().await.unwrap();
 }
 
