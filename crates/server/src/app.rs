@@ -49,6 +49,8 @@ pub struct Inner {
     pub reports: crate::reports::ReportsCtx,
     /// Where follow-up deadlines, sweeps and job due times read the time (tests inject one).
     pub clock: Arc<dyn schoon_core::hit::Clock>,
+    /// Takedown: attribution sources, check-online state, notice settings.
+    pub takedown: crate::takedown::TakedownCtx,
 }
 
 impl Deref for AppState {
@@ -88,6 +90,7 @@ impl AppState {
             store,
             limiter: KeyLimiter::new(config.rate_limit.per_second, config.rate_limit.burst),
             media_slots: Arc::new(Semaphore::new(config.limits.media_concurrency.max(1))),
+            takedown: crate::takedown::TakedownCtx::open(&config)?,
             config,
             metrics: Metrics::default(),
             auth: AuthCache::default(),
@@ -279,6 +282,7 @@ pub fn router(state: AppState) -> Router {
         .merge(check_api)
         .merge(crate::classify::routes(json_limit))
         .merge(followup::provider_routes().layer(json_limit))
+        .merge(crate::takedown::routes().layer(json_limit))
         .merge(admin_api)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -365,6 +369,7 @@ pub async fn run(
     // One job runner for every kind; modules register their handlers here.
     let mut runner = crate::worker::JobRunner::new(state.clone(), "serve");
     followup::register(&mut runner);
+    crate::takedown::register(&mut runner);
     runner.spawn(Duration::from_secs(5));
 
     if config.reports.worker {

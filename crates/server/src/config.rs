@@ -31,6 +31,8 @@ pub struct Config {
     pub matcher: MatcherConfig,
     /// Hotline report processing (intake, worker, evidence vault).
     pub reports: crate::reports::ReportsConfig,
+    /// Takedown cases, attribution, check-online and notices.
+    pub takedown: crate::takedown::TakedownConfig,
 }
 
 /// Request size and concurrency limits.
@@ -91,6 +93,7 @@ impl Default for Config {
             fetch: FetchConfig::default(),
             matcher: MatcherConfig::default(),
             reports: crate::reports::ReportsConfig::default(),
+            takedown: crate::takedown::TakedownConfig::default(),
         }
     }
 }

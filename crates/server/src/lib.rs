@@ -20,6 +20,7 @@ pub mod problem;
 pub mod report_worker;
 pub mod reports;
 pub mod shield;
+pub mod takedown;
 pub mod worker;
 
 pub use app::{AppState, Bootstrap, bootstrap, init_logging, router, run};
