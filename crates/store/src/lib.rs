@@ -10,6 +10,7 @@
 
 pub mod followup;
 mod jobs;
+pub mod orders;
 pub mod reports;
 mod sqlite;
 pub mod takedown;
@@ -24,6 +25,7 @@ use schoon_core::{
 
 pub use followup::FollowupStore;
 pub use jobs::{Job, JobId, JobStatus, NewJob};
+pub use orders::OrderStore;
 pub use reports::ReportStore;
 pub use sqlite::SqliteStore;
 pub use takedown::TakedownStore;
@@ -148,7 +150,7 @@ pub struct Snapshot {
 
 /// The storage interface. Object-safe (`Arc<dyn Store>`).
 #[async_trait]
-pub trait Store: ReportStore + FollowupStore + TakedownStore + Send + Sync + 'static {
+pub trait Store: ReportStore + FollowupStore + TakedownStore + OrderStore + Send + Sync + 'static {
     /// Checks the database answers.
     async fn ping(&self) -> StoreResult<()>;
 
