@@ -55,14 +55,17 @@ fn attribution_fixture(rel: &str) -> PathBuf {
 
 // --- synthetic images ---
 
-/// A synthetic picture (gradients and blocks; nothing real) as PNG.
+/// A synthetic picture (rings and waves; nothing real). PDQ needs structure in the luminance
+/// at its scale, which this has (quality 75).
 fn synthetic_rgb() -> image::RgbImage {
     image::RgbImage::from_fn(320, 240, |x, y| {
-        let block = ((x / 40) + (y / 40)) % 2 == 0;
-        let r = (x * 255 / 320) as u8;
-        let g = (y * 255 / 240) as u8;
-        let b = if block { 200 } else { 40 };
-        image::Rgb([r, g, b])
+        let (fx, fy) = (x as f32, y as f32);
+        let d1 = ((fx - 90.0).powi(2) + (fy - 80.0).powi(2)).sqrt();
+        let d2 = ((fx - 230.0).powi(2) + (fy - 160.0).powi(2)).sqrt();
+        let l =
+            128.0 + 90.0 * (d1 / 30.0).cos() - 60.0 * (d2 / 45.0).sin() + 20.0 * (fx / 50.0).sin();
+        let l = l.clamp(0.0, 255.0) as u8;
+        image::Rgb([l, l / 2 + 60, 255 - l / 2])
     })
 }
 
@@ -72,14 +75,16 @@ fn png(img: &image::RgbImage) -> Vec<u8> {
     out.into_inner()
 }
 
-/// The same picture, shrunk and re-encoded as JPEG: other bytes, same PDQ neighbourhood.
+/// The same picture, shrunk and re-encoded as JPEG: other bytes, PDQ within the radius
+/// (distance 18 here).
 fn reencoded(img: &image::RgbImage) -> Vec<u8> {
     let small = image::imageops::resize(img, 240, 180, image::imageops::FilterType::Triangle);
-    let mut out = Cursor::new(Vec::new());
+    let mut out = Vec::new();
+    let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90);
     image::DynamicImage::ImageRgb8(small)
-        .write_to(&mut out, image::ImageFormat::Jpeg)
+        .write_with_encoder(enc)
         .unwrap();
-    out.into_inner()
+    out
 }
 
 /// Another picture altogether.
@@ -615,13 +620,13 @@ async fn case_attribution_and_offline_verdict() {
     env.site
         .set("a.png", Page::Image(reencoded(&picture), "image/jpeg"));
     env.check_after(61).await;
-    let a_now = env.case(a.id).await;
-    assert_eq!(a_now.state, CaseState::Monitoring, "{a_now:?}");
-    assert!(a_now.reappeared_at.is_some());
     let tl = env.store.case_timeline(a.id).await.unwrap().unwrap();
     let last = &tl.observations.last().unwrap().observation;
     assert_eq!(last.outcome.to_string(), "online", "{last:?}");
     assert!(last.distance.unwrap() > 0, "{last:?}");
+    let a_now = env.case(a.id).await;
+    assert_eq!(a_now.state, CaseState::Monitoring, "{a_now:?}");
+    assert!(a_now.reappeared_at.is_some());
 
     // Another picture at the same URL is not the material: a miss.
     env.site

@@ -190,12 +190,18 @@ pub async fn check_case(
             .check_counts
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        let n = counts.entry(case_id).or_insert(0);
-        *n = n.wrapping_add(1);
-        *n
+        if !r.case.state.is_checked() {
+            // Forwarded or closed: never checked again.
+            counts.remove(&case_id);
+            0
+        } else {
+            let n = counts.entry(case_id).or_insert(0);
+            *n = n.wrapping_add(1);
+            *n
+        }
     };
     let every = state.takedown.config.reattribute_every;
-    let periodic = every > 0 && n % every == 0;
+    let periodic = every > 0 && n > 0 && n % every == 0;
     let moved = connected.is_some_and(|ip| moved_network(state, r.case.contacts.ip.as_deref(), ip));
     let mut reattributed = false;
     if matches!(
