@@ -35,6 +35,8 @@ enum Command {
     Followup(cmd::followup::FollowupArgs),
     /// File hotline reports (URLs) directly on a data directory.
     Report(cmd::report::ReportArgs),
+    /// Attribution data: import an IP → AS table (iptoasn TSV or ASN MMDB) into the data directory.
+    Attribution(cmd::attribution::AttributionArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Admin(args) => cmd::admin::run(args),
         Command::Followup(args) => cmd::followup::run(args),
         Command::Report(args) => cmd::report::run(args),
+        Command::Attribution(args) => cmd::attribution::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 //! One module per sub-command.
 
 pub mod admin;
+pub mod attribution;
 pub mod followup;
 pub mod hash;
 pub mod index;
