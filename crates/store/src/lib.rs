@@ -10,6 +10,7 @@
 
 pub mod followup;
 mod jobs;
+pub mod monitor;
 pub mod orders;
 pub mod reports;
 mod sqlite;
@@ -25,6 +26,7 @@ use schoon_core::{
 
 pub use followup::FollowupStore;
 pub use jobs::{Job, JobId, JobStatus, NewJob};
+pub use monitor::MonitorStore;
 pub use orders::OrderStore;
 pub use reports::ReportStore;
 pub use sqlite::SqliteStore;
@@ -150,7 +152,9 @@ pub struct Snapshot {
 
 /// The storage interface. Object-safe (`Arc<dyn Store>`).
 #[async_trait]
-pub trait Store: ReportStore + FollowupStore + TakedownStore + OrderStore + Send + Sync + 'static {
+pub trait Store:
+    ReportStore + FollowupStore + TakedownStore + OrderStore + MonitorStore + Send + Sync + 'static
+{
     /// Checks the database answers.
     async fn ping(&self) -> StoreResult<()>;
 
