@@ -8,6 +8,7 @@
 //! Timestamps are stored as fixed-width RFC 3339 UTC text with microseconds ([`ts`]), which
 //! sorts correctly as text and is the same in both backends.
 
+pub mod accounts;
 pub mod followup;
 mod jobs;
 pub mod monitor;
@@ -24,6 +25,7 @@ use schoon_core::{
     NewHit, OrgId, Organisation, SignalValue, Tenant, TenantId,
 };
 
+pub use accounts::AccountStore;
 pub use followup::FollowupStore;
 pub use jobs::{Job, JobId, JobStatus, NewJob};
 pub use monitor::MonitorStore;
@@ -153,7 +155,15 @@ pub struct Snapshot {
 /// The storage interface. Object-safe (`Arc<dyn Store>`).
 #[async_trait]
 pub trait Store:
-    ReportStore + FollowupStore + TakedownStore + OrderStore + MonitorStore + Send + Sync + 'static
+    ReportStore
+    + FollowupStore
+    + TakedownStore
+    + AccountStore
+    + OrderStore
+    + MonitorStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Checks the database answers.
     async fn ping(&self) -> StoreResult<()>;
