@@ -283,6 +283,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::classify::routes(json_limit))
         .merge(followup::provider_routes().layer(json_limit))
         .merge(crate::takedown::routes().layer(json_limit))
+        .merge(crate::regulator::routes().layer(json_limit))
         .merge(admin_api)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -370,6 +371,7 @@ pub async fn run(
     let mut runner = crate::worker::JobRunner::new(state.clone(), "serve");
     followup::register(&mut runner);
     crate::takedown::register(&mut runner);
+    crate::regulator::register(&mut runner);
     runner.spawn(Duration::from_secs(5));
 
     if config.reports.worker {

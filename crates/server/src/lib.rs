@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod problem;
+pub mod regulator;
 pub mod report_worker;
 pub mod reports;
 pub mod shield;

@@ -1,0 +1,1197 @@
+//! The regulator module ([monitor] parts 3 and 4): binding removal orders with signed delivery
+//! proof, the provider's signed-link access, penalties, appeal, and the public register.
+//!
+//! **Officer API** (admin token — the instance's highest role; the regulator's officers are the
+//! administrators of the instance that serves the authority), all under
+//! `/api/v1/regulator/tenants/{tenant}/…`; an order of another tenant is `404`.
+//!
+//! **Signatures.** The server holds one Ed25519 key (`<data_dir>/regulator-order.key`, 32 bytes
+//! hex, generated on first use with mode 0600; the public key is served at
+//! `/api/v1/regulator/public-key`). At issue it signs the 32 raw bytes of the SHA-256 of the
+//! order's canonical JSON ([`schoon_core::order::OrderDocument::canonical_json`]); anyone with
+//! the public key can check an order they received. The delivery proof is a second signature
+//! over `schoon-order-delivery/1|<sha256>|<channel>|<RFC 3339 time>`, and the provider link
+//! carries a signature over `schoon-order-link/1|<reference>` (checked before any look-up, so a
+//! bad link never reveals whether a reference exists).
+//!
+//! **Delivery.** Always through the API (the signed link: the provider's first read is the
+//! proof), and by e-mail when `[takedown.mail]` has an SMTP relay and a `from` address (a plain
+//! text mail with the canonical JSON attached; the relay's acceptance is the proof). The
+//! deadline runs from the first proven delivery.
+//!
+//! **Compliance** is recorded by the officer, or by the sweep tick when every item of an order
+//! came from a takedown case that check-online verified offline.
+
+use std::path::{Path, PathBuf};
+
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use base64::Engine;
+use chrono::{DateTime, SubsecRound, Utc};
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use schoon_core::TenantId;
+use schoon_core::order::{
+    AppealDecision, OrderDeadline, OrderEvent, OrderState, PenaltyTerms, ProviderContact,
+    RegisterEntry, register_csv,
+};
+use schoon_core::takedown::CaseEscalationKind;
+use serde::{Deserialize, Serialize};
+use store::orders::{IssueRecord, NewOrder, Order, OrderId, StoredItem};
+use store::{Actor, StoreError};
+
+use crate::app::{AppState, JsonBody};
+use crate::auth::AdminCaller;
+use crate::problem::{ApiResult, Problem};
+use crate::worker::JobRunner;
+
+/// File name of the order-signing key in the data directory.
+pub const KEY_FILE: &str = "regulator-order.key";
+
+/// Longest reference accepted.
+const MAX_REFERENCE: usize = 64;
+
+/// The routes (officer API, provider links, public register).
+pub fn routes() -> Router<AppState> {
+    let t = "/api/v1/regulator/tenants/{tenant}";
+    Router::new()
+        .route("/api/v1/regulator/public-key", get(public_key))
+        .route(&format!("{t}/escalations"), get(escalations))
+        .route(&format!("{t}/orders"), get(list_orders).post(create_order))
+        .route(&format!("{t}/orders/{{id}}"), get(get_order))
+        .route(&format!("{t}/orders/{{id}}/issue"), post(issue))
+        .route(&format!("{t}/orders/{{id}}/comply"), post(comply))
+        .route(&format!("{t}/orders/{{id}}/withdraw"), post(withdraw))
+        .route(&format!("{t}/orders/{{id}}/penalty-terms"), put(terms))
+        .route(
+            &format!("{t}/orders/{{id}}/penalty-start"),
+            post(penalty_start),
+        )
+        .route(&format!("{t}/orders/{{id}}/accruals"), post(accrual))
+        .route(&format!("{t}/orders/{{id}}/fines"), post(fine))
+        .route(&format!("{t}/orders/{{id}}/appeal"), post(appeal))
+        .route(&format!("{t}/orders/{{id}}/publish"), post(publish))
+        .route(&format!("{t}/replies"), get(replies).put(set_reply))
+        .route("/api/v1/provider/orders/{reference}", get(provider_get))
+        .route(
+            "/api/v1/provider/orders/{reference}/acknowledge",
+            post(provider_ack),
+        )
+        .route("/register", get(register_html))
+        .route("/register.json", get(register_json))
+        .route("/register.csv", get(register_csv_route))
+}
+
+/// Registers the sweep tick (deadlines, check-online compliance).
+pub fn register(runner: &mut JobRunner) {
+    runner.tick("regulator.sweep", sweep_tick);
+}
+
+// --- keys and signatures ---
+
+fn key_path(state: &AppState) -> PathBuf {
+    state.config.data_dir.join(KEY_FILE)
+}
+
+/// Loads the order-signing key, generating it on first use (mode 0600).
+pub fn signing_key(data_dir: &Path) -> anyhow::Result<SigningKey> {
+    let path = data_dir.join(KEY_FILE);
+    let read = |path: &Path| -> anyhow::Result<SigningKey> {
+        let text = std::fs::read_to_string(path)?;
+        let bytes: [u8; 32] = hex::decode(text.trim())?
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("{}: the key must be 32 bytes", path.display()))?;
+        Ok(SigningKey::from_bytes(&bytes))
+    };
+    if path.exists() {
+        return read(&path);
+    }
+    let mut seed = [0u8; 32];
+    rand::fill(&mut seed);
+    std::fs::create_dir_all(data_dir)?;
+    match write_private(&path, hex::encode(seed).as_bytes()) {
+        Ok(()) => Ok(SigningKey::from_bytes(&seed)),
+        // Another request created it first: use that one.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(&path),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}
+
+fn key(state: &AppState) -> ApiResult<SigningKey> {
+    signing_key(&state.config.data_dir).map_err(|e| {
+        tracing::error!(error = %e, path = %key_path(state).display(), "order-signing key unavailable");
+        Problem::internal()
+    })
+}
+
+/// The signed message of an order: the 32 raw bytes of its SHA-256.
+fn digest_bytes(sha256_hex: &str) -> ApiResult<Vec<u8>> {
+    hex::decode(sha256_hex).map_err(|_| Problem::internal())
+}
+
+fn link_message(reference: &str) -> Vec<u8> {
+    format!("schoon-order-link/1|{reference}").into_bytes()
+}
+
+/// The `sig` of a provider link (lowercase hex Ed25519 signature).
+pub fn link_signature(key: &SigningKey, reference: &str) -> String {
+    hex::encode(key.sign(&link_message(reference)).to_bytes())
+}
+
+fn link_ok(key: &VerifyingKey, reference: &str, sig: &str) -> bool {
+    let Ok(bytes) = hex::decode(sig.trim()) else {
+        return false;
+    };
+    let Ok(bytes) = <[u8; 64]>::try_from(bytes.as_slice()) else {
+        return false;
+    };
+    key.verify(&link_message(reference), &Signature::from_bytes(&bytes))
+        .is_ok()
+}
+
+fn provider_link(state: &AppState, key: &SigningKey, reference: &str) -> String {
+    let base = state
+        .takedown
+        .config
+        .mail
+        .response_base_url
+        .clone()
+        .unwrap_or_default();
+    format!(
+        "{}/api/v1/provider/orders/{reference}?sig={}",
+        base.trim_end_matches('/'),
+        link_signature(key, reference)
+    )
+}
+
+/// Builds the timestamped, signed delivery proof.
+fn delivery_proof(
+    key: &SigningKey,
+    order: &Order,
+    channel: &str,
+    at: DateTime<Utc>,
+    extra: serde_json::Value,
+) -> serde_json::Value {
+    let sha = order.sha256.clone().unwrap_or_default();
+    let at_text = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let message = format!("schoon-order-delivery/1|{sha}|{channel}|{at_text}");
+    serde_json::json!({
+        "channel": channel,
+        "at": at_text,
+        "sha256": sha,
+        "order_signature": order.signature,
+        "receipt": message,
+        "receipt_signature": hex::encode(key.sign(message.as_bytes()).to_bytes()),
+        "details": extra,
+    })
+}
+
+// --- helpers ---
+
+fn now(state: &AppState) -> DateTime<Utc> {
+    // Microseconds: what the store keeps, so the signed document round-trips exactly.
+    state.clock.now().trunc_subsecs(6)
+}
+
+fn sp(e: StoreError) -> Problem {
+    match e {
+        StoreError::Conflict(d) => Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", d),
+        StoreError::Invalid(d) => {
+            Problem::new(StatusCode::CONFLICT, "invalid-state", "Not allowed now", d)
+        }
+        e => e.into(),
+    }
+}
+
+async fn own_order(state: &AppState, tenant: TenantId, id: OrderId) -> ApiResult<Order> {
+    match state.store.order(id).await? {
+        Some(o) if o.tenant_id == tenant => Ok(o),
+        _ => Err(Problem::not_found(format!("order {id} not found"))),
+    }
+}
+
+/// What the officer sees of an order.
+#[derive(Debug, Serialize)]
+struct OrderView {
+    #[serde(flatten)]
+    order: Order,
+    /// The penalty due now under the terms.
+    accrual: Option<schoon_core::order::PenaltyAccrual>,
+    /// The provider's signed link (from issue on).
+    provider_link: Option<String>,
+}
+
+fn view(state: &AppState, order: Order, key: Option<&SigningKey>) -> OrderView {
+    let accrual = order.accrual(now(state)).map(|(_, a)| a);
+    let provider_link = match (key, order.state) {
+        (_, OrderState::Draft) | (None, _) => None,
+        (Some(k), _) => Some(provider_link(state, k, &order.reference)),
+    };
+    OrderView {
+        order,
+        accrual,
+        provider_link,
+    }
+}
+
+fn valid_reference(r: &str) -> bool {
+    !r.is_empty()
+        && r.len() <= MAX_REFERENCE
+        && r.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+// --- officer API ---
+
+async fn public_key(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+    let k = key(&state)?.verifying_key();
+    Ok(Json(serde_json::json!({
+        "algorithm": "ed25519",
+        "public_key_hex": hex::encode(k.to_bytes()),
+        "public_key_base64": base64::engine::general_purpose::STANDARD.encode(k.to_bytes()),
+        "signed_message": "the 32 raw bytes of the SHA-256 of the order's canonical JSON",
+    })))
+}
+
+/// An escalated case as the officer sees it.
+#[derive(Debug, Serialize)]
+struct EscalationView {
+    escalation: store::takedown::CaseEscalation,
+    url: Option<String>,
+    case_state: Option<String>,
+    hoster_org: Option<String>,
+    hoster_email: Option<String>,
+}
+
+async fn escalations(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    UrlPath(tenant): UrlPath<TenantId>,
+) -> ApiResult<Json<Vec<EscalationView>>> {
+    let all = state.store.case_escalations(tenant, 1000).await?;
+    let mut out = Vec::new();
+    for e in all
+        .into_iter()
+        .filter(|e| e.kind == CaseEscalationKind::Regulator)
+    {
+        let case = state.store.case(e.case_id).await?;
+        out.push(EscalationView {
+            url: case.as_ref().map(|c| c.url.clone()),
+            case_state: case.as_ref().map(|c| c.state.to_string()),
+            hoster_org: case.as_ref().and_then(|c| c.contacts.hoster_org.clone()),
+            hoster_email: case.as_ref().and_then(|c| c.contacts.hoster_email.clone()),
+            escalation: e,
+        });
+    }
+    Ok(Json(out))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    state: Option<String>,
+    after: Option<OrderId>,
+    limit: Option<u32>,
+}
+
+async fn list_orders(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    UrlPath(tenant): UrlPath<TenantId>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Vec<Order>>> {
+    let st = q
+        .state
+        .as_deref()
+        .map(str::parse::<OrderState>)
+        .transpose()
+        .map_err(|e| Problem::bad_request(e.to_string()))?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(Json(
+        state
+            .store
+            .orders(tenant, st, q.after.unwrap_or(0), limit)
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct ItemIn {
+    url: String,
+    sha256: String,
+    case_id: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CreateIn {
+    reference: Option<String>,
+    authority: Option<String>,
+    provider: ProviderContact,
+    legal_basis: String,
+    deadline_hours: u32,
+    items: Vec<ItemIn>,
+}
+
+async fn create_order(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    UrlPath(tenant): UrlPath<TenantId>,
+    JsonBody(body): JsonBody<CreateIn>,
+) -> ApiResult<Response> {
+    let t = state
+        .store
+        .tenant(tenant)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("tenant {tenant} not found")))?;
+    let deadline = OrderDeadline::from_hours(body.deadline_hours)
+        .map_err(|e| Problem::bad_request(e.to_string()))?;
+    let at = now(&state);
+    let reference = match body.reference {
+        Some(r) => r,
+        None => {
+            let mut b = [0u8; 4];
+            rand::fill(&mut b);
+            format!("ORD-{}-{}", at.format("%Y%m%d"), hex::encode(b))
+        }
+    };
+    if !valid_reference(&reference) {
+        return Err(Problem::bad_request(
+            "reference: 1 to 64 characters from A-Z a-z 0-9 - _ .",
+        ));
+    }
+    if !body.provider.email.contains('@') {
+        return Err(Problem::bad_request(
+            "provider.email is not an e-mail address",
+        ));
+    }
+    let o = state
+        .store
+        .create_order(
+            &admin.actor(),
+            NewOrder {
+                tenant_id: tenant,
+                reference,
+                authority: body.authority.unwrap_or(t.name),
+                provider: body.provider,
+                legal_basis: body.legal_basis,
+                deadline,
+                items: body
+                    .items
+                    .into_iter()
+                    .map(|i| StoredItem {
+                        url: i.url,
+                        sha256: i.sha256,
+                        case_id: i.case_id,
+                    })
+                    .collect(),
+            },
+            at,
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::Invalid(d) => Problem::bad_request(d),
+            e => sp(e),
+        })?;
+    Ok((StatusCode::CREATED, Json(view(&state, o, None))).into_response())
+}
+
+#[derive(Debug, Serialize)]
+struct OrderDetail {
+    #[serde(flatten)]
+    view: OrderView,
+    events: Vec<store::orders::OrderEventRecord>,
+    penalties: Vec<store::orders::Penalty>,
+}
+
+async fn get_order(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    UrlPath((tenant, id)): UrlPath<(TenantId, OrderId)>,
+) -> ApiResult<Json<OrderDetail>> {
+    let o = own_order(&state, tenant, id).await?;
+    let k = key(&state)?;
+    Ok(Json(OrderDetail {
+        events: state.store.order_events(id).await?,
+        penalties: state.store.penalties(id).await?,
+        view: view(&state, o, Some(&k)),
+    }))
+}
+
+/// Issues a draft: signs, stores, delivers by e-mail if configured.
+async fn issue(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    UrlPath((tenant, id)): UrlPath<(TenantId, OrderId)>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let o = own_order(&state, tenant, id).await?;
+    if o.state != OrderState::Draft {
+        return Err(sp(StoreError::Invalid(format!(
+            "order {id} is {}, not a draft",
+            o.state
+        ))));
+    }
+    let k = key(&state)?;
+    let at = now(&state);
+    let digest = o
+        .document(at)
+        .digest()
+        .map_err(|e| Problem::bad_request(e.to_string()))?;
+    let signature = hex::encode(k.sign(&digest_bytes(&digest.sha256)?).to_bytes());
+    let o = state
+        .store
+        .issue_order(
+            &admin.actor(),
+            id,
+            IssueRecord {
+                canonical_json: digest.canonical,
+                sha256: digest.sha256,
+                signature,
+                issued_at: at,
+            },
+        )
+        .await
+        .map_err(sp)?;
+    let email = send_email(&state, &k, &admin.actor(), &o).await;
+    let o = state.store.order(id).await?.unwrap_or(o);
+    Ok(Json(serde_json::json!({
+        "order": view(&state, o, Some(&k)),
+        "email": email,
+    })))
+}
+
+/// Sends the order by e-mail when a relay is configured; records delivery when it is accepted.
+async fn send_email(
+    state: &AppState,
+    key: &SigningKey,
+    actor: &Actor,
+    order: &Order,
+) -> serde_json::Value {
+    let mail_cfg = &state.takedown.config.mail;
+    let smtp = match crate::takedown::outbox::smtp_config(mail_cfg) {
+        Ok(Some(c)) => c,
+        Ok(None) => return serde_json::json!({"status": "not_configured"}),
+        Err(e) => return serde_json::json!({"status": "not_configured", "detail": e}),
+    };
+    let Some(from) = mail_cfg.from.clone().filter(|f| f.contains('@')) else {
+        return serde_json::json!({"status": "not_configured", "detail": "takedown.mail.from is not set"});
+    };
+    let mail = match order_mail(state, key, order, &from) {
+        Ok(m) => m,
+        Err(e) => return serde_json::json!({"status": "failed", "detail": e}),
+    };
+    let sender = match schoon_notify::SmtpSender::new(&smtp) {
+        Ok(s) => s,
+        Err(e) => return serde_json::json!({"status": "failed", "detail": e.to_string()}),
+    };
+    match sender.send(&mail).await {
+        schoon_notify::DeliveryResult::Accepted { code, message } => {
+            let at = now(state);
+            let proof = delivery_proof(
+                key,
+                order,
+                "email",
+                at,
+                serde_json::json!({
+                    "message_id": mail.message_id, "to": order.provider.email,
+                    "smtp_code": code, "smtp_message": message,
+                }),
+            );
+            match state.store.deliver_order(actor, order.id, proof, at).await {
+                Ok(_) => serde_json::json!({"status": "accepted", "smtp_code": code}),
+                // Delivered through the API meanwhile: the earlier proof stands.
+                Err(e) => {
+                    serde_json::json!({"status": "accepted", "smtp_code": code, "note": e.to_string()})
+                }
+            }
+        }
+        other => {
+            tracing::warn!(order = order.id, result = ?other, "order e-mail not accepted");
+            serde_json::json!({"status": "not_accepted", "detail": format!("{other:?}")})
+        }
+    }
+}
+
+/// The order e-mail: plain text with the link, digest and signature; the canonical JSON as an
+/// attachment (the exact signed bytes, base64 so no transport can alter them).
+fn order_mail(
+    state: &AppState,
+    key: &SigningKey,
+    order: &Order,
+    from: &str,
+) -> Result<schoon_notify::OutgoingMail, String> {
+    let canonical = order.canonical_json.clone().ok_or("order not issued")?;
+    let sha = order.sha256.clone().unwrap_or_default();
+    let sig = order.signature.clone().unwrap_or_default();
+    let domain = from.rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost");
+    let message_id = format!("{}.order@{domain}", order.reference);
+    let boundary = format!("order-{sha}");
+    let link = provider_link(state, key, &order.reference);
+    let due = format!("{} hours after delivery", order.deadline.hours());
+    let mut items = String::new();
+    for (n, i) in order.items.iter().enumerate() {
+        items.push_str(&format!(
+            "  {}. {}\n     sha256 {}\n",
+            n + 1,
+            i.url,
+            i.sha256
+        ));
+    }
+    let text = format!(
+        "Binding removal order {reference}\r\n\r\n\
+         {authority} orders {provider} to remove or disable access to the items below \
+         within {due}.\r\nLegal basis: {basis}\r\n\r\nItems:\r\n{items}\r\n\
+         Read and acknowledge the order: {link}\r\n\r\n\
+         The attached order.json is the signed order. SHA-256: {sha}\r\n\
+         Ed25519 signature over the 32 digest bytes: {sig}\r\n\
+         Public key: {pk}\r\n",
+        reference = order.reference,
+        authority = order.authority,
+        provider = order.provider.name,
+        basis = order.legal_basis,
+        items = items.replace('\n', "\r\n"),
+        pk = hex::encode(key.verifying_key().to_bytes()),
+    );
+    let b64 = |s: &[u8]| {
+        let e = base64::engine::general_purpose::STANDARD.encode(s);
+        e.as_bytes()
+            .chunks(76)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join("\r\n")
+    };
+    let subject = format!("Removal order {}", order.reference);
+    let date = now(state).format("%a, %d %b %Y %H:%M:%S +0000");
+    let raw = format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nDate: {date}\r\n\
+         Message-ID: <{message_id}>\r\nAuto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n\
+         --{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{body}\r\n\
+         --{boundary}\r\nContent-Type: application/json; name=\"order.json\"\r\n\
+         Content-Disposition: attachment; filename=\"order.json\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{json}\r\n--{boundary}--\r\n",
+        to = order.provider.email,
+        body = b64(text.as_bytes()),
+        json = b64(canonical.as_bytes()),
+    );
+    if [from, order.provider.email.as_str(), &subject]
+        .iter()
+        .any(|h| h.contains(['\r', '\n']))
+    {
+        return Err("header value with a line break".into());
+    }
+    Ok(schoon_notify::OutgoingMail {
+        message_id,
+        envelope_from: mail_bounce(state).unwrap_or_else(|| from.to_string()),
+        envelope_to: vec![order.provider.email.clone()],
+        subject,
+        urls: order.items.iter().map(|i| i.url.clone()).collect(),
+        xarf: Vec::new(),
+        raw: raw.into_bytes(),
+    })
+}
+
+fn mail_bounce(state: &AppState) -> Option<String> {
+    state.takedown.config.mail.bounce.clone()
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct NoteIn {
+    note: Option<String>,
+}
+
+/// The optional `{"note": …}` body of an event (an empty body is no note).
+fn note_of(body: &[u8]) -> ApiResult<Option<String>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let n: NoteIn =
+        serde_json::from_slice(body).map_err(|e| Problem::bad_request(format!("body: {e}")))?;
+    Ok(n.note)
+}
+
+async fn event(
+    state: &AppState,
+    admin: &AdminCaller,
+    tenant: TenantId,
+    id: OrderId,
+    event: OrderEvent,
+    note: Option<String>,
+) -> ApiResult<Json<OrderView>> {
+    own_order(state, tenant, id).await?;
+    let o = state
+        .store
+        .apply_order_event(&admin.actor(), id, event, note.as_deref(), now(state))
+        .await
+        .map_err(sp)?;
+    let k = key(state)?;
+    Ok(Json(view(state, o, Some(&k))))
+}
+
+async fn comply(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    UrlPath((tenant, id)): UrlPath<(TenantId, OrderId)>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<OrderView>> {
+    let note = note_of(&body)?;
+    event(&state, &admin, tenant, id, OrderEvent::Comply, note).await
+}
+
+async fn withdraw(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    UrlPath((tenant, id)): UrlPath<(TenantId, OrderId)>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<OrderView>> {
+    let note = note_of(&body)?;
+    event(&state, &admin, tenant, id, OrderEvent::Withdraw, note).await
+}
+
+async fn penalty_start(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    UrlPath((tenant, id)): UrlPath<(TenantId, OrderId)>,
+) -> ApiResult<Json<OrderView>> {
+    let o = own_order(&state, tenant, id).await?;
+    if o.penalty_terms.is_none() {
+        return Err(sp(StoreError::Invalid(
+            "set the penalty terms before starting the penalty".into(),
+        )));
+    }
+    event(&state, &admin, tenant, id, OrderEvent::StartPenalty, None).await
+}
+
+#[derive(Debug, Deserialize)]
+struct AppealIn {
+    /// `lodge`, `upheld` or `annulled`.
+    action: String,
+    note: Option<String>,
+}
+
+async fn appeal(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    UrlPath((tenant, id)): UrlPath<(TenantId, OrderId)>,
+    JsonBody(body): JsonBody<AppealIn>,
+) -> ApiResult<Json<OrderView>> {
+    let ev = match body.action.as_str() {
+        "lodge" => OrderEvent::LodgeAppeal,
+        "upheld" => OrderEvent::DecideAppeal(AppealDecision::Upheld),
+        "annulled" => OrderEvent::DecideAppeal(AppealDecision::Annulled),
+        other => {
+            return Err(Problem::bad_request(format!(
+                "action must be lodge, upheld or annulled, got {other:?}"
+            )));
+        }
+    };
+    event(&state, &admin, tenant, id, ev, body.note).await
+}
+
+async fn terms(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    UrlPath((tenant, id)): UrlPath<(TenantId, OrderId)>,
+    JsonBody(body): JsonBody<PenaltyTerms>,
+) -> ApiResult<Json<OrderView>> {
+    own_order(&state, tenant, id).await?;
+    let o = state
+        .store
+        .set_penalty_terms(&admin.actor(), id, body, now(&state))
+        .await
+        .map_err(sp)?;
+    let k = key(&state)?;
+    Ok(Json(view(&state, o, Some(&k))))
+}
+
+async fn accrual(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    UrlPath((tenant, id)): UrlPath<(TenantId, OrderId)>,
+) -> ApiResult<Response> {
+    own_order(&state, tenant, id).await?;
+    let p = state
+        .store
+        .record_accrual(&admin.actor(), id, now(&state))
+        .await
+        .map_err(sp)?;
+    Ok((StatusCode::CREATED, Json(p)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct FineIn {
+    amount_cents: u64,
+    note: Option<String>,
+}
+
+async fn fine(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    UrlPath((tenant, id)): UrlPath<(TenantId, OrderId)>,
+    JsonBody(body): JsonBody<FineIn>,
+) -> ApiResult<Response> {
+    own_order(&state, tenant, id).await?;
+    let p = state
+        .store
+        .record_fine(
+            &admin.actor(),
+            id,
+            body.amount_cents,
+            body.note.as_deref(),
+            now(&state),
+        )
+        .await
+        .map_err(sp)?;
+    Ok((StatusCode::CREATED, Json(p)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct PublishIn {
+    published: bool,
+}
+
+async fn publish(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    UrlPath((tenant, id)): UrlPath<(TenantId, OrderId)>,
+    JsonBody(body): JsonBody<PublishIn>,
+) -> ApiResult<Json<OrderView>> {
+    own_order(&state, tenant, id).await?;
+    let o = state
+        .store
+        .publish_order(&admin.actor(), id, body.published, now(&state))
+        .await
+        .map_err(sp)?;
+    let k = key(&state)?;
+    Ok(Json(view(&state, o, Some(&k))))
+}
+
+#[derive(Debug, Deserialize)]
+struct ReplyIn {
+    provider_name: String,
+    text: String,
+    published: bool,
+}
+
+async fn set_reply(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    UrlPath(tenant): UrlPath<TenantId>,
+    JsonBody(body): JsonBody<ReplyIn>,
+) -> ApiResult<Json<store::orders::ProviderReply>> {
+    if body.text.chars().count() > 4000 {
+        return Err(Problem::bad_request("reply text: at most 4000 characters"));
+    }
+    let r = state
+        .store
+        .set_provider_reply(
+            &admin.actor(),
+            tenant,
+            &body.provider_name,
+            &body.text,
+            body.published,
+            now(&state),
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::Invalid(d) => Problem::bad_request(d),
+            e => sp(e),
+        })?;
+    Ok(Json(r))
+}
+
+async fn replies(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    UrlPath(tenant): UrlPath<TenantId>,
+) -> ApiResult<Json<Vec<store::orders::ProviderReply>>> {
+    Ok(Json(
+        state.store.provider_replies(Some(tenant), false).await?,
+    ))
+}
+
+// --- provider (signed link) ---
+
+#[derive(Debug, Deserialize)]
+struct SigQuery {
+    sig: Option<String>,
+}
+
+async fn signed_order(state: &AppState, reference: &str, sig: Option<&str>) -> ApiResult<Order> {
+    let k = key(state)?;
+    if !link_ok(&k.verifying_key(), reference, sig.unwrap_or("")) {
+        return Err(Problem::forbidden("invalid or missing link signature"));
+    }
+    match state.store.order_by_reference(reference).await? {
+        Some(o) if o.state != OrderState::Draft => Ok(o),
+        _ => Err(Problem::not_found(format!("order {reference} not found"))),
+    }
+}
+
+/// Records API delivery on the provider's first access (an issued order only).
+async fn deliver_by_api(state: &AppState, order: Order) -> ApiResult<Order> {
+    if order.state != OrderState::Issued {
+        return Ok(order);
+    }
+    let k = key(state)?;
+    let at = now(state);
+    let proof = delivery_proof(
+        &k,
+        &order,
+        "api",
+        at,
+        serde_json::json!({"via": "signed link"}),
+    );
+    let actor = Actor(format!("provider:{}", order.reference));
+    match state.store.deliver_order(&actor, order.id, proof, at).await {
+        Ok(o) => Ok(o),
+        // Delivered by another request or by e-mail meanwhile.
+        Err(StoreError::Conflict(_) | StoreError::Invalid(_)) => state
+            .store
+            .order(order.id)
+            .await?
+            .ok_or_else(|| Problem::not_found("order")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn provider_view(order: &Order, pk: &VerifyingKey) -> serde_json::Value {
+    let document = order
+        .canonical_json
+        .as_deref()
+        .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok());
+    serde_json::json!({
+        "reference": order.reference,
+        "document": document,
+        "canonical_json": order.canonical_json,
+        "sha256": order.sha256,
+        "signature": order.signature,
+        "public_key_hex": hex::encode(pk.to_bytes()),
+        "state": order.state,
+        "appeal": order.appeal,
+        "delivered_at": order.delivered_at,
+        "due_at": order.due_at,
+        "acknowledged_at": order.acknowledged_at,
+        "complied_at": order.complied_at,
+    })
+}
+
+async fn provider_get(
+    State(state): State<AppState>,
+    UrlPath(reference): UrlPath<String>,
+    Query(q): Query<SigQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let o = signed_order(&state, &reference, q.sig.as_deref()).await?;
+    let o = deliver_by_api(&state, o).await?;
+    let pk = key(&state)?.verifying_key();
+    Ok(Json(provider_view(&o, &pk)))
+}
+
+async fn provider_ack(
+    State(state): State<AppState>,
+    UrlPath(reference): UrlPath<String>,
+    Query(q): Query<SigQuery>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<serde_json::Value>> {
+    let o = signed_order(&state, &reference, q.sig.as_deref()).await?;
+    let note = note_of(&body)?;
+    if note.as_ref().is_some_and(|n| n.chars().count() > 4000) {
+        return Err(Problem::bad_request("note: at most 4000 characters"));
+    }
+    // Acknowledging proves receipt too.
+    let o = deliver_by_api(&state, o).await?;
+    let actor = Actor(format!("provider:{reference}"));
+    let o = state
+        .store
+        .apply_order_event(
+            &actor,
+            o.id,
+            OrderEvent::Acknowledge,
+            note.as_deref(),
+            now(&state),
+        )
+        .await
+        .map_err(sp)?;
+    let pk = key(&state)?.verifying_key();
+    Ok(Json(provider_view(&o, &pk)))
+}
+
+// --- sweep ---
+
+async fn sweep_tick(state: AppState) -> anyhow::Result<()> {
+    let at = now(&state);
+    let overdue = state.store.sweep_orders(at).await?;
+    if !overdue.is_empty() {
+        tracing::info!(orders = ?overdue, "orders overdue");
+    }
+    // Compliance by check-online: every item from a case verified offline.
+    for tenant in state.store.tenants().await? {
+        let mut after = 0;
+        loop {
+            let page = state.store.orders(tenant.id, None, after, 500).await?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            for o in page {
+                let open = matches!(
+                    o.state,
+                    OrderState::Issued
+                        | OrderState::Delivered
+                        | OrderState::Acknowledged
+                        | OrderState::Overdue
+                        | OrderState::PenaltyRunning
+                );
+                if !open || o.items.iter().any(|i| i.case_id.is_none()) {
+                    continue;
+                }
+                let mut all_gone = true;
+                for i in &o.items {
+                    let Some(case_id) = i.case_id else { continue };
+                    let gone = state.store.case(case_id).await?.is_some_and(|c| {
+                        c.offline_verified_at.is_some()
+                            && c.reappeared_at
+                                .is_none_or(|r| c.offline_verified_at.is_some_and(|v| v > r))
+                    });
+                    all_gone &= gone;
+                }
+                if all_gone {
+                    let r = state
+                        .store
+                        .apply_order_event(
+                            &Actor("system:check-online".into()),
+                            o.id,
+                            OrderEvent::Comply,
+                            Some("every item verified offline by check-online"),
+                            at,
+                        )
+                        .await;
+                    if let Err(e) = r {
+                        tracing::warn!(order = o.id, error = %e, "recording compliance failed");
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+// --- public register ---
+
+#[derive(Debug, Deserialize)]
+struct RegisterQuery {
+    tenant: Option<TenantId>,
+}
+
+async fn register_data(
+    state: &AppState,
+    tenant: Option<TenantId>,
+) -> ApiResult<(Vec<RegisterEntry>, Vec<store::orders::ProviderReply>)> {
+    let at = now(state);
+    let entries = state
+        .store
+        .published_orders(tenant)
+        .await?
+        .iter()
+        .filter_map(|o| o.register_entry(at))
+        .collect();
+    let replies = state.store.provider_replies(tenant, true).await?;
+    Ok((entries, replies))
+}
+
+fn public_reply(r: &store::orders::ProviderReply) -> serde_json::Value {
+    serde_json::json!({
+        "provider_name": r.provider_name,
+        "text": r.text,
+        "published_at": r.published_at,
+    })
+}
+
+async fn register_json(
+    State(state): State<AppState>,
+    Query(q): Query<RegisterQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let (entries, replies) = register_data(&state, q.tenant).await?;
+    Ok(Json(serde_json::json!({
+        "generated_at": now(&state),
+        "orders": entries,
+        "replies": replies.iter().map(public_reply).collect::<Vec<_>>(),
+    })))
+}
+
+async fn register_csv_route(
+    State(state): State<AppState>,
+    Query(q): Query<RegisterQuery>,
+) -> ApiResult<Response> {
+    let (entries, _) = register_data(&state, q.tenant).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"register.csv\"",
+            ),
+        ],
+        register_csv(&entries),
+    )
+        .into_response())
+}
+
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn euro(cents: u64) -> String {
+    format!("€ {}.{:02}", cents / 100, cents % 100)
+}
+
+/// The register as one self-contained HTML page (no scripts, no external assets).
+pub fn register_page(
+    entries: &[RegisterEntry],
+    replies: &[store::orders::ProviderReply],
+) -> String {
+    let time = |t: Option<DateTime<Utc>>| {
+        t.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_default()
+    };
+    let mut rows = String::new();
+    for e in entries {
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} h</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            esc(&e.reference),
+            esc(&e.provider_name),
+            e.order_date,
+            e.deadline_hours,
+            time(e.due_at),
+            time(e.complied_at),
+            esc(e.state.as_str()),
+            esc(e.penalty_kind.as_deref().unwrap_or("")),
+            e.penalty_cents.map(euro).unwrap_or_default(),
+            esc(e.appeal.as_str()),
+        ));
+    }
+    if entries.is_empty() {
+        rows.push_str("<tr><td colspan=\"10\">No published orders.</td></tr>\n");
+    }
+    let mut notes = String::new();
+    for r in replies {
+        notes.push_str(&format!(
+            "<section><h3>{}</h3><p>{}</p></section>\n",
+            esc(&r.provider_name),
+            esc(&r.text).replace('\n', "<br>")
+        ));
+    }
+    if !notes.is_empty() {
+        notes = format!("<h2>Right of reply</h2>\n{notes}");
+    }
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Register of removal orders</title>\
+         <style>body{{font-family:sans-serif;margin:1.5rem;max-width:80rem}}\
+         table{{border-collapse:collapse;width:100%}}th,td{{border:1px solid #999;\
+         padding:.3rem .5rem;text-align:left}}th{{background:#eee}}</style></head><body>\n\
+         <h1>Register of removal orders</h1>\n\
+         <p>Published binding removal orders and their penalties. Items (URLs, digests) are \
+         never shown. Also as <a href=\"register.json\">JSON</a> and \
+         <a href=\"register.csv\">CSV</a>.</p>\n\
+         <table><thead><tr><th scope=\"col\">Reference</th><th scope=\"col\">Provider</th>\
+         <th scope=\"col\">Order date</th><th scope=\"col\">Term</th><th scope=\"col\">Due</th>\
+         <th scope=\"col\">Complied</th><th scope=\"col\">State</th><th scope=\"col\">Penalty</th>\
+         <th scope=\"col\">Amount</th><th scope=\"col\">Appeal</th></tr></thead><tbody>\n\
+         {rows}</tbody></table>\n{notes}</body></html>\n"
+    )
+}
+
+async fn register_html(
+    State(state): State<AppState>,
+    Query(q): Query<RegisterQuery>,
+) -> ApiResult<Response> {
+    let (entries, replies) = register_data(&state, q.tenant).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'",
+            ),
+        ],
+        register_page(&entries, &replies),
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_signatures_bind_key_and_reference() {
+        let k = SigningKey::from_bytes(&[7u8; 32]);
+        let other = SigningKey::from_bytes(&[8u8; 32]);
+        let sig = link_signature(&k, "ORD-1");
+        assert!(link_ok(&k.verifying_key(), "ORD-1", &sig));
+        assert!(!link_ok(&k.verifying_key(), "ORD-2", &sig));
+        assert!(!link_ok(&other.verifying_key(), "ORD-1", &sig));
+        assert!(!link_ok(&k.verifying_key(), "ORD-1", "zz"));
+        assert!(!link_ok(&k.verifying_key(), "ORD-1", ""));
+    }
+
+    #[test]
+    fn references_are_restricted() {
+        assert!(valid_reference("ATKM-2026_0001.a"));
+        for bad in ["", "a/b", "a b", "<x>", &"a".repeat(65)] {
+            assert!(!valid_reference(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_register_page_escapes_everything() {
+        let entry = RegisterEntry {
+            reference: "R-1".into(),
+            provider_name: "<script>alert(1)</script> & \"Co\"".into(),
+            order_date: chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap_or_default(),
+            deadline_hours: 1,
+            due_at: None,
+            complied_at: None,
+            state: OrderState::Overdue,
+            penalty_kind: Some("periodic".into()),
+            penalty_cents: Some(150_005),
+            appeal: schoon_core::order::AppealStatus::None,
+        };
+        let page = register_page(&[entry], &[]);
+        assert!(!page.contains("<script>"));
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;Co&quot;"));
+        assert!(page.contains("€ 1500.05"));
+        assert!(!page.contains("http"), "no external assets");
+    }
+}
