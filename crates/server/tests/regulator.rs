@@ -577,3 +577,189 @@ async fn issuing_sends_the_signed_order_by_email_and_that_is_the_delivery_proof(
     assert_eq!(p["delivered_at"], order["delivered_at"]);
     env.stop().await;
 }
+
+/// A takedown case for `url` in monitoring (report → item classified by a list → case →
+/// attribution), through the store as the takedown workers would leave it.
+async fn monitored_case(store: &SqliteStore, tenant: i64, site: &str) -> (i64, String, String) {
+    use schoon_core::report::Classification;
+    use store::reports::{AutoOutcome, Fetched, NewReport};
+    use store::takedown::{CaseContacts, NewAttribution, NewCase};
+    use store::{ReportStore, TakedownStore};
+    let a = Actor("test".into());
+    let page = format!("https://{site}/page");
+    let r = store
+        .submit_reports(
+            &a,
+            tenant,
+            vec![NewReport {
+                url: page.clone(),
+                original_url: page.clone(),
+                registrable_domain: None,
+                referer: None,
+                note: None,
+                source_kind: schoon_core::report::SourceKind::Hotline,
+                source_org_id: None,
+                reporter_email: None,
+            }],
+            t0() - Duration::days(7),
+        )
+        .await
+        .unwrap();
+    let report = r[0].report_id;
+    let media = vec![(format!("https://{site}/img/0.jpg"), "img".to_string())];
+    store
+        .record_page(&a, report, None, None, media)
+        .await
+        .unwrap();
+    let item = store.report_items(report).await.unwrap().remove(0);
+    let sha = format!("{:064x}", 1);
+    assert!(
+        store
+            .complete_item(
+                &a,
+                item.id,
+                Fetched {
+                    sha256: Some(sha.clone()),
+                    pdq: Some(format!("{:064x}", 7)),
+                    ..Fetched::default()
+                },
+                AutoOutcome::Known {
+                    list_id: 1,
+                    entry_id: 1,
+                    classification: Classification::Baseline,
+                },
+            )
+            .await
+            .unwrap()
+    );
+    store.finish_report(&a, report).await.unwrap();
+    let case = store
+        .open_case(
+            &a,
+            NewCase {
+                tenant_id: tenant,
+                report_id: report,
+                item_id: item.id,
+                url: item.url.clone(),
+                page_url: page,
+                police_first: false,
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    store
+        .record_attribution(
+            &a,
+            case.id,
+            NewAttribution {
+                contacts: CaseContacts {
+                    hoster_org: Some("Slow Hosting".into()),
+                    hoster_email: Some("abuse@slow.example".into()),
+                    hoster_country: Some("NL".into()),
+                    asn: Some(64500),
+                    ip: Some("192.0.2.10".into()),
+                    ..CaseContacts::default()
+                },
+                host: site.into(),
+                registrable_domain: Some(site.into()),
+                needs_contact: vec![],
+                raw: json!({"source": "test"}),
+                made_at: t0(),
+                tenant_country: Some("NL".into()),
+            },
+        )
+        .await
+        .unwrap();
+    (case.id, item.url, sha)
+}
+
+#[tokio::test]
+async fn escalated_cases_become_orders_and_check_online_records_compliance() {
+    use schoon_core::takedown::CaseEscalationKind;
+    use store::TakedownStore;
+    use store::takedown::{NewObservation, ObservationOutcome, TakedownPolicy};
+    let env = Env::start(|_| {}).await;
+    let tenant = env.tenant;
+    let (case_id, url, sha) = monitored_case(&env.store, tenant, "bad.example").await;
+    assert!(
+        env.store
+            .escalate_case(
+                &Actor("ladder".into()),
+                case_id,
+                CaseEscalationKind::Regulator,
+                "no removal after the last rung",
+                t0() + Duration::days(6),
+            )
+            .await
+            .unwrap()
+    );
+    let (s, v) = env
+        .get(&format!("/api/v1/regulator/tenants/{tenant}/escalations"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let list = v.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{v}");
+    assert_eq!(list[0]["escalation"]["case_id"], case_id);
+    assert_eq!(list[0]["url"], url.as_str());
+    assert_eq!(list[0]["hoster_org"], "Slow Hosting");
+    assert_eq!(list[0]["hoster_email"], "abuse@slow.example");
+    let (_, v) = env
+        .get(&format!(
+            "/api/v1/regulator/tenants/{}/escalations",
+            env.other_tenant
+        ))
+        .await;
+    assert_eq!(v.as_array().unwrap().len(), 0, "other tenant sees none");
+
+    let (s, v) = env
+        .post(
+            &env.orders(tenant),
+            json!({
+                "reference": "ORD-CASE-1",
+                "provider": {"name": "Slow Hosting", "email": "abuse@slow.example"},
+                "legal_basis": "art. 3 test act",
+                "deadline_hours": 12,
+                "items": [{"url": url, "sha256": sha, "case_id": case_id}],
+            }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let id = v["id"].as_i64().unwrap();
+    env.issue(tenant, id).await;
+    // Still online: the tick leaves the order open.
+    env.runner.run_once().await.unwrap();
+    let (_, v) = env.get(&format!("{}/{id}", env.orders(tenant))).await;
+    assert_eq!(v["state"], "issued");
+
+    // Check-online verifies the item offline; the next tick records compliance.
+    let p = TakedownPolicy::default();
+    let obs = |min: i64| NewObservation {
+        at: t0() + Duration::minutes(min),
+        http_status: Some(404),
+        outcome: ObservationOutcome::Gone,
+        detail: None,
+        content_type: None,
+        served_sha256: None,
+        served_pdq: None,
+        distance: None,
+        final_url: None,
+        error: None,
+    };
+    for min in [60, 75, 90, 120, 180] {
+        env.store
+            .record_observation(case_id, obs(min), &p)
+            .await
+            .unwrap();
+    }
+    let case = env.store.case(case_id).await.unwrap().unwrap();
+    assert!(case.offline_verified_at.is_some(), "{case:?}");
+    env.clock.advance(Duration::hours(4));
+    env.runner.run_once().await.unwrap();
+    let (_, v) = env.get(&format!("{}/{id}", env.orders(tenant))).await;
+    assert_eq!(v["state"], "complied", "{v}");
+    let events = v["events"].as_array().unwrap();
+    let comply = events.iter().find(|e| e["event"] == "comply").unwrap();
+    assert_eq!(comply["actor"], "system:check-online");
+    env.stop().await;
+}
