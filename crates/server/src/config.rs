@@ -33,6 +33,8 @@ pub struct Config {
     pub reports: crate::reports::ReportsConfig,
     /// Takedown cases, attribution, check-online and notices.
     pub takedown: crate::takedown::TakedownConfig,
+    /// Web UI (sessions, lock-out, plain-HTTP development).
+    pub ui: crate::ui::UiConfig,
 }
 
 /// Request size and concurrency limits.
@@ -94,6 +96,7 @@ impl Default for Config {
             matcher: MatcherConfig::default(),
             reports: crate::reports::ReportsConfig::default(),
             takedown: crate::takedown::TakedownConfig::default(),
+            ui: crate::ui::UiConfig::default(),
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod regulator;
 pub mod report_worker;
 pub mod reports;
 pub mod shield;
+pub mod ui;
 pub mod takedown;
 pub mod worker;
 
