@@ -285,6 +285,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::takedown::routes().layer(json_limit))
         .merge(crate::regulator::routes().layer(json_limit))
         .merge(admin_api)
+        .merge(crate::monitor::routes())
         .merge(crate::ui::routes())
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

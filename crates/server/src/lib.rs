@@ -14,6 +14,7 @@ pub mod followup;
 pub mod listfile;
 pub mod matcher;
 pub mod metrics;
+pub mod monitor;
 pub mod openapi;
 pub mod ops;
 pub mod problem;
