@@ -734,3 +734,102 @@ async fn hoster_change_and_move_abroad() {
     assert_eq!(n, 0);
     env.stop().await;
 }
+
+/// Analyst actions: police first holds the case, release sends it back through attribution,
+/// close ends the checks; bad input and wrong states are refused.
+#[tokio::test]
+async fn police_first_release_and_close() {
+    let env = Env::start(|_| {}).await;
+    let picture = png(&synthetic_rgb());
+    env.site
+        .set("p.png", Page::Image(picture.clone(), "image/png"));
+    let item = env.classified_item(SITE, "p.png", &picture).await;
+    env.runner.run_once().await.unwrap();
+    let p = env.case_of_item(item).await;
+    assert_eq!(p.state, CaseState::Monitoring);
+    let t = env.tenant;
+
+    let (s, v) = env
+        .post(
+            &format!("/api/v1/takedown/cases/{}/police-first?tenant={t}", p.id),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, RStatus::OK, "{v}");
+    assert_eq!(v["state"], "police_hold", "{v}");
+    let (s, v) = env
+        .get(&format!(
+            "/api/v1/takedown/cases?tenant={t}&state=police_hold"
+        ))
+        .await;
+    assert_eq!(s, RStatus::OK, "{v}");
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+    // Held cases are not re-checked.
+    assert_eq!(env.check_after(16).await, 0);
+
+    let (s, v) = env
+        .post(
+            &format!("/api/v1/takedown/cases/{}/release?tenant={t}", p.id),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, RStatus::OK, "{v}");
+    assert_eq!(v["state"], "attributing", "{v}");
+    env.runner.run_once().await.unwrap();
+    assert_eq!(env.case(p.id).await.state, CaseState::Monitoring);
+    let tl = env.store.case_timeline(p.id).await.unwrap().unwrap();
+    assert_eq!(tl.attributions.len(), 2, "attributed again after release");
+
+    // A close needs a reason; afterwards nothing is checked and re-attribution is refused.
+    let (s, _) = env
+        .post(
+            &format!("/api/v1/takedown/cases/{}/close?tenant={t}", p.id),
+            serde_json::json!({"reason": " "}),
+        )
+        .await;
+    assert_eq!(s, RStatus::BAD_REQUEST);
+    let (s, v) = env
+        .post(
+            &format!("/api/v1/takedown/cases/{}/close?tenant={t}", p.id),
+            serde_json::json!({"reason": "duplicate of another case"}),
+        )
+        .await;
+    assert_eq!(s, RStatus::OK, "{v}");
+    assert_eq!(v["state"], "closed", "{v}");
+    assert_eq!(env.check_after(61).await, 0);
+    let (s, _) = env
+        .post(
+            &format!("/api/v1/takedown/cases/{}/reattribute?tenant={t}", p.id),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, RStatus::CONFLICT);
+
+    // Lists need a tenant; unknown states and bad addresses are 400; no token is 401.
+    let (s, _) = env.get("/api/v1/takedown/cases").await;
+    assert_eq!(s, RStatus::BAD_REQUEST);
+    let (s, _) = env
+        .get(&format!("/api/v1/takedown/cases?tenant={t}&state=nonsense"))
+        .await;
+    assert_eq!(s, RStatus::BAD_REQUEST);
+    let (s, _) = env
+        .post(
+            &format!("/api/v1/takedown/cases/{}/contacts?tenant={t}", p.id),
+            serde_json::json!({"hoster_email": "not an address"}),
+        )
+        .await;
+    assert_eq!(s, RStatus::BAD_REQUEST);
+    let r = env
+        .http
+        .get(format!("{}/api/v1/takedown/queues?tenant={t}", env.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), RStatus::UNAUTHORIZED);
+    let (s, v) = env
+        .get(&format!("/api/v1/takedown/queues?tenant={t}"))
+        .await;
+    assert_eq!(s, RStatus::OK);
+    assert_eq!(v["states"]["closed"], 1, "{v}");
+    env.stop().await;
+}
