@@ -18,6 +18,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use attribution::AsnLookup;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -26,8 +27,9 @@ use axum::{Json, Router};
 use chrono::{DateTime, Datelike, Utc};
 use schoon_core::{Tenant, TenantId};
 use schoon_monitor::{
-    Lang, METHOD_VERSION, MonitorConfig, MonitorInput, MonitorReport, OrgStats, Period, RankMetric,
-    RankOrder, Share, TrendPoint, compute_report, export, methodology, monthly_trend, rank, svg,
+    AnnouncedSpace, Lang, METHOD_VERSION, MonitorConfig, MonitorInput, MonitorReport, OrgKey,
+    OrgStats, Period, RankMetric, RankOrder, Share, TrendPoint, compute_report, export,
+    methodology, monthly_trend, rank, svg,
 };
 use serde::Deserialize;
 use store::orders::ProviderReply;
@@ -118,11 +120,27 @@ impl Cache {
         if let Some(s) = fresh(&inner.snapshots, &tenant) {
             return Ok(s);
         }
-        let input = state
+        let mut input = state
             .store
             .monitor_input(Some(tenant))
             .await
             .map_err(PageError::internal)?;
+        // The first `announced` call of an MMDB source walks the whole database: off the
+        // async workers.
+        let sources = state.takedown.asn.clone();
+        let orgs: Vec<OrgKey> = {
+            let mut v: Vec<OrgKey> = input
+                .cases
+                .iter()
+                .flat_map(|c| c.hosters.iter().map(|h| h.org.clone()))
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        input.space = tokio::task::spawn_blocking(move || announced_space(&orgs, &sources))
+            .await
+            .unwrap_or_default();
         let replies = state
             .store
             .provider_replies(Some(tenant), true)
@@ -182,6 +200,23 @@ impl Cache {
         remember(&mut inner.trends, key, trend.clone());
         Ok(trend)
     }
+}
+
+/// Announced address space of each organisation's main AS, from the local AS sources (the
+/// MMDB can tell; the prefix table cannot). Organisations without an AS or unknown to every
+/// source get no entry, so their normalised figures stay empty.
+fn announced_space(orgs: &[OrgKey], sources: &[Arc<dyn AsnLookup>]) -> Vec<AnnouncedSpace> {
+    orgs.iter()
+        .filter_map(|org| {
+            let asn = org.asn?;
+            let space = sources.iter().find_map(|s| s.announced(asn))?;
+            Some(AnnouncedSpace {
+                org: org.clone(),
+                ipv4_addresses: space.ipv4_addresses,
+                ipv6_slash48s: space.ipv6_slash48s,
+            })
+        })
+        .collect()
 }
 
 /// An error page (HTML, escaped).
@@ -987,6 +1022,49 @@ mod tests {
         let method = markdown(methodology(Lang::En));
         assert!(method.contains("<h3>"), "{method}");
         assert!(!method.contains("<script"));
+    }
+
+    /// An in-memory AS source that knows the space of AS 64500 only.
+    struct Space;
+
+    impl AsnLookup for Space {
+        fn lookup_asn(
+            &self,
+            _ip: std::net::IpAddr,
+        ) -> Result<Option<attribution::AsnHit>, attribution::AsnError> {
+            Ok(None)
+        }
+        fn announced(&self, asn: u32) -> Option<attribution::AnnouncedSpace> {
+            (asn == 64500).then_some(attribution::AnnouncedSpace {
+                ipv4_addresses: 512,
+                ipv6_slash48s: 3,
+            })
+        }
+        fn source_name(&self) -> &str {
+            "test"
+        }
+    }
+
+    #[test]
+    fn announced_space_comes_from_the_main_as() {
+        let known = OrgKey::new("Host", Some(64500));
+        let orgs = [
+            known.clone(),
+            OrgKey::new("Other", Some(64511)),
+            OrgKey::new("No AS", None),
+        ];
+        let sources: Vec<Arc<dyn AsnLookup>> = vec![Arc::new(Space)];
+        let space = announced_space(&orgs, &sources);
+        assert_eq!(
+            space,
+            [AnnouncedSpace {
+                org: known,
+                ipv4_addresses: 512,
+                ipv6_slash48s: 3
+            }]
+        );
+        assert_eq!(space[0].slash24_equivalents(), Some(2.0));
+        assert!(announced_space(&orgs, &[]).is_empty());
     }
 
     #[test]
