@@ -55,6 +55,44 @@ pub enum AdminCommand {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Web UI users (the first admin, analysts, providers…).
+    #[command(subcommand)]
+    User(UserCmd),
+}
+
+/// Web UI user commands.
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Create a user; the password is read from the first line of stdin.
+    Add {
+        /// Tenant id or name.
+        #[arg(long)]
+        tenant: String,
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// admin, analyst, verifier, police, regulator or provider.
+        #[arg(long)]
+        role: String,
+        /// Name shown in the UI (default: the user name).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Organisation id (provider users only).
+        #[arg(long)]
+        org: Option<i64>,
+        /// nl or en.
+        #[arg(long, default_value = "nl")]
+        language: String,
+        /// Also set up a TOTP second factor and print its secret once.
+        #[arg(long)]
+        totp: bool,
+    },
+    /// List a tenant's users.
+    List {
+        /// Tenant id or name.
+        #[arg(long)]
+        tenant: String,
+    },
 }
 
 /// Tenant commands.
@@ -394,6 +432,7 @@ async fn exec(store: &SqliteStore, cmd: AdminCommand) -> anyhow::Result<ExitCode
         AdminCommand::Hits { tenant, org, limit } => {
             print_all(&store.hits(tenant, org, limit).await?)?
         }
+        AdminCommand::User(cmd) => user_cmd(store, &actor, cmd).await?,
         AdminCommand::Audit(AuditCmd::Verify) => match store.verify_audit_chain().await {
             Ok(n) => println!("audit chain intact: {n} events"),
             Err(e) => {
@@ -406,4 +445,76 @@ async fn exec(store: &SqliteStore, cmd: AdminCommand) -> anyhow::Result<ExitCode
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn tenant_id(store: &SqliteStore, tenant: &str) -> anyhow::Result<i64> {
+    let tenants = store.tenants().await?;
+    tenants
+        .iter()
+        .find(|t| t.name == tenant || t.id.to_string() == tenant)
+        .map(|t| t.id)
+        .with_context(|| format!("no tenant {tenant:?}"))
+}
+
+async fn user_cmd(store: &SqliteStore, actor: &Actor, cmd: UserCmd) -> anyhow::Result<()> {
+    use store::AccountStore;
+    use store::accounts::{Language, NewUser, Role};
+    match cmd {
+        UserCmd::Add {
+            tenant,
+            username,
+            role,
+            display_name,
+            org,
+            language,
+            totp,
+        } => {
+            let tenant_id = tenant_id(store, &tenant).await?;
+            let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+            let language: Language = language.parse().map_err(anyhow::Error::msg)?;
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("reading the password from stdin")?;
+            let password = password.trim_end_matches(['\r', '\n']).to_string();
+            if password.chars().count() < server::ui::session::MIN_PASSWORD {
+                bail!(
+                    "the password must be at least {} characters",
+                    server::ui::session::MIN_PASSWORD
+                );
+            }
+            let password_hash =
+                tokio::task::spawn_blocking(move || server::ui::session::hash_password(&password))
+                    .await?
+                    .map_err(anyhow::Error::msg)?;
+            let user = store
+                .create_user(
+                    actor,
+                    NewUser {
+                        tenant_id,
+                        org_id: org,
+                        display_name: display_name.unwrap_or_else(|| username.clone()),
+                        username,
+                        role,
+                        password_hash,
+                        language,
+                    },
+                )
+                .await?;
+            if totp {
+                let secret = server::ui::totp::new_secret();
+                store.set_totp(actor, user.id, Some(&secret)).await?;
+                eprintln!(
+                    "TOTP secret (shown once): {secret}\n{}",
+                    server::ui::totp::uri("schoon", &user.username, &secret)
+                );
+            }
+            print(&user)?;
+        }
+        UserCmd::List { tenant } => {
+            let tenant_id = tenant_id(store, &tenant).await?;
+            print_all(&store.users(tenant_id).await?)?;
+        }
+    }
+    Ok(())
 }
