@@ -69,6 +69,8 @@ pub struct MonitorQuery {
     pub metric: Option<String>,
     /// Minimum cases to be ranked.
     pub min: Option<String>,
+    /// Language of the methodology text and chart labels: `en` (default) or `nl`.
+    pub lang: Option<String>,
 }
 
 /// What one store read gives: the input and the tenant's published replies.
@@ -271,6 +273,8 @@ struct Resolved {
     period: Period,
     from: String,
     to: String,
+    /// Language of the methodology and the charts.
+    lang: Lang,
 }
 
 async fn resolve(state: &AppState, q: &MonitorQuery) -> Result<Resolved, PageError> {
@@ -292,12 +296,22 @@ async fn resolve(state: &AppState, q: &MonitorQuery) -> Result<Resolved, PageErr
         }
     };
     let (period, from, to) = parse_period(q.from.as_deref(), q.to.as_deref(), state.clock.now())?;
+    let lang = match q.lang.as_deref().unwrap_or("") {
+        "" | "en" => Lang::En,
+        "nl" => Lang::Nl,
+        other => {
+            return Err(PageError::bad(format!(
+                "Unknown language {other:?} (en, nl)."
+            )));
+        }
+    };
     Ok(Resolved {
         tenant,
         named,
         period,
         from,
         to,
+        lang,
     })
 }
 
@@ -588,6 +602,9 @@ fn link_query(r: &Resolved, extra: &str) -> String {
     if r.named {
         let _ = write!(q, "&tenant={}", enc(&r.tenant.name));
     }
+    if r.lang == Lang::Nl {
+        q.push_str("&lang=nl");
+    }
     q.push_str(extra);
     q
 }
@@ -603,6 +620,9 @@ fn period_form(r: &Resolved, metric: Option<(RankMetric, u64)>, action: &str) ->
             "<input type=\"hidden\" name=\"tenant\" value=\"{}\">",
             esc(&r.tenant.name)
         );
+    }
+    if r.lang == Lang::Nl {
+        f.push_str("<input type=\"hidden\" name=\"lang\" value=\"nl\">");
     }
     let _ = write!(
         f,
@@ -752,7 +772,7 @@ fn ranking_body(r: &Resolved, report: &MonitorReport, metric: RankMetric, min: u
          (method version {}).</p>",
         esc(&report.method_version)
     );
-    b.push_str(&method_section());
+    b.push_str(&method_section(r, "/monitor"));
     b
 }
 
@@ -842,10 +862,10 @@ fn org_body(
         &row.distribution,
         name,
         "removal-histogram",
-        Lang::En,
+        r.lang,
     ));
     b.push_str("<h2>Trend per month</h2>");
-    b.push_str(&svg::trend_chart(trend, name, "monthly-trend", Lang::En));
+    b.push_str(&svg::trend_chart(trend, name, "monthly-trend", r.lang));
     b.push_str(
         "<table><caption>Per month</caption><thead><tr><th scope=\"col\">Month</th>\
         <th scope=\"col\">Cases</th><th scope=\"col\">Removed ≤ 24 h</th>\
@@ -881,16 +901,33 @@ fn org_body(
         ),
     }
     b.push_str("</section>");
-    b.push_str(&method_section());
+    b.push_str(&method_section(r, &format!("/monitor/org/{}", enc(name))));
     b
 }
 
-fn method_section() -> String {
+fn method_section(r: &Resolved, path: &str) -> String {
+    let (code, other, other_name) = match r.lang {
+        Lang::En => ("en", Lang::Nl, "Nederlands"),
+        Lang::Nl => ("nl", Lang::En, "English"),
+    };
+    let switched = Resolved {
+        tenant: r.tenant.clone(),
+        named: r.named,
+        period: r.period,
+        from: r.from.clone(),
+        to: r.to.clone(),
+        lang: other,
+    };
     format!(
-        "<section class=\"method\" id=\"method\" aria-label=\"Methodology\">\
-         <p class=\"note\">Method version {}.</p>{}</section>",
+        "<section class=\"method\" id=\"method\" aria-label=\"Methodology\" lang=\"{code}\">\
+         <p class=\"note\">Method version {}. <a href=\"{}?{}#method\" lang=\"{}\">{}</a></p>\
+         {}</section>",
         esc(METHOD_VERSION),
-        markdown(methodology(Lang::En))
+        esc(path),
+        esc(&link_query(&switched, "")),
+        if other == Lang::Nl { "nl" } else { "en" },
+        other_name,
+        markdown(methodology(r.lang))
     )
 }
 

@@ -330,6 +330,18 @@ async fn public_monitor_pages_and_exports() {
     let link = "/monitor/org/Example%20Hosting%20B.V.?from=2025-07&amp;to=2026-06";
     assert!(body.contains(link), "{body}");
 
+    // The methodology (and chart labels) in Dutch on request; links keep the language.
+    let (status, _, body) = env.get("/monitor?lang=nl&min=1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Hostingmonitor: methode"), "{body}");
+    assert!(body.contains("lang=nl"));
+    let (_, _, body) = env
+        .get("/monitor/org/Example%20Hosting%20B.V.?lang=nl")
+        .await;
+    assert!(body.contains("Verwijdertijd na eerste melding"), "{body}");
+    let (status, _, _) = env.get("/monitor?lang=xx").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
     // Below the minimum volume nobody is ranked, but the numbers are still shown.
     let (_, _, body) = env.get("/monitor").await;
     assert!(body.contains("fewer than 10"));
