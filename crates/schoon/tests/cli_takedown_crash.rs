@@ -74,8 +74,15 @@ fn serve(data: &Path, config: &Path, log: &Path, failpoint: bool) -> Serve {
     if failpoint {
         cmd.env("SCHOON_FAILPOINT", "after-smtp-send");
     }
-    let mut child = cmd.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
+    let mut serve = Serve {
+        child: cmd.spawn().unwrap(),
+        base: String::new(),
+        token: None,
+    };
+    // From here a panic drops `serve`, which kills and reaps the process.
+    let Some(stdout) = serve.child.stdout.take() else {
+        panic!("no stdout pipe");
+    };
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
@@ -85,7 +92,6 @@ fn serve(data: &Path, config: &Path, log: &Path, failpoint: bool) -> Serve {
             }
         }
     });
-    let mut token = None;
     let mut expect_token = false;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -99,16 +105,13 @@ fn serve(data: &Path, config: &Path, log: &Path, failpoint: bool) -> Serve {
             });
         let t = line.trim();
         if expect_token && !t.is_empty() {
-            token = Some(t.to_string());
+            serve.token = Some(t.to_string());
             expect_token = false;
         } else if t.starts_with("Admin token") {
             expect_token = true;
         } else if let Some(addr) = t.strip_prefix("schoon: listening on ") {
-            return Serve {
-                child,
-                base: addr.to_string(),
-                token,
-            };
+            serve.base = addr.to_string();
+            return serve;
         }
     }
 }

@@ -702,7 +702,7 @@ async fn the_provider_acknowledges_through_the_signed_link() {
     let (ref_part, _) = link.split_once("?sig=").unwrap();
     for bad in [
         format!("{ref_part}?sig={}", "0".repeat(64)),
-        format!("{ref_part}"),
+        ref_part.to_string(),
         format!("{}/respond/NL-999-999?sig={}", env.base, "0".repeat(64)),
     ] {
         let r = env.http.get(&bad).send().await.unwrap();
