@@ -23,7 +23,8 @@ BIN=$TARGET/release/examples/checkonline_bench
 OUT=$ROOT/bench/out/checkonline-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$OUT"
 SITE_PID=""
-cleanup() { [[ -n "$SITE_PID" ]] && kill "$SITE_PID" 2>/dev/null; wait 2>/dev/null || true; }
+# Stop the site (the child of `time`, so that `time` still writes site.time).
+cleanup() { [[ -n "$SITE_PID" ]] && pkill -TERM -P "$SITE_PID" 2>/dev/null; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
 # The site outlives the checker's setup + window; it exits by itself.
