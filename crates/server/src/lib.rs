@@ -22,8 +22,8 @@ pub mod regulator;
 pub mod report_worker;
 pub mod reports;
 pub mod shield;
-pub mod ui;
 pub mod takedown;
+pub mod ui;
 pub mod worker;
 
 pub use app::{AppState, Bootstrap, bootstrap, init_logging, router, run};
