@@ -2,17 +2,19 @@
 //! store's own methods: one case removed after its notice, one that moved to another hoster and
 //! stays online, one removed, back online and removed again.
 
+mod common;
+use common::{a, open};
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use schoon_core::report::Classification;
 use schoon_monitor::{
     HosterSpell, MonitorConfig, NoticeRecord, NoticeStep, OrgKey, Period, Removal, compute_report,
 };
-use store::reports::{AutoOutcome, Fetched, NewReport};
+use store::reports::Fetched;
 use store::takedown::{
     AttributionOutcome, CaseContacts, Delivery, LadderRung, NewAttribution, NewCase, NewNotice,
     NewObservation, ObservationOutcome, ResponseKind, TakedownPolicy,
 };
-use store::{Actor, MonitorStore, NewTenant, ReportStore, SqliteStore, Store, TakedownStore};
+use store::{MonitorStore, SqliteStore, Store, TakedownStore};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
@@ -26,93 +28,13 @@ fn m(n: i64) -> DateTime<Utc> {
     t0() + Duration::minutes(n)
 }
 
-fn a(name: &str) -> Actor {
-    Actor(name.into())
-}
-
-async fn open() -> (tempfile::TempDir, SqliteStore, i64) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(&dir.path().join("schoon.db"))
-        .await
-        .unwrap();
-    let t = s
-        .create_tenant(
-            &a("test"),
-            NewTenant {
-                name: "nl".into(),
-                country: Some("NL".into()),
-                hit_deadline_hours: 24,
-            },
-        )
-        .await
-        .unwrap();
-    (dir, s, t.id)
-}
-
 /// Report at `t0 - 1 day` with `n` media items classified illegal (ready for a case).
 async fn pending(s: &SqliteStore, t: i64, site: &str, n: usize) -> Vec<NewCase> {
-    let page = format!("https://{site}/page");
-    let r = s
-        .submit_reports(
-            &a("p"),
-            t,
-            vec![NewReport {
-                url: page.clone(),
-                original_url: page.clone(),
-                registrable_domain: None,
-                referer: None,
-                note: None,
-                source_kind: schoon_core::report::SourceKind::Hotline,
-                source_org_id: None,
-                reporter_email: None,
-            }],
-            t0() - Duration::days(1),
-        )
-        .await
-        .unwrap();
-    let report = r[0].report_id;
-    let media = (0..n)
-        .map(|i| (format!("https://{site}/img/{i}.jpg"), "img".to_string()))
-        .collect();
-    s.record_page(&a("w"), report, None, None, media)
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    for (i, item) in s
-        .report_items(report)
-        .await
-        .unwrap()
-        .into_iter()
-        .enumerate()
-    {
-        assert!(
-            s.complete_item(
-                &a("w"),
-                item.id,
-                Fetched {
-                    sha256: Some(format!("{:064X}", i + 0xab)),
-                    ..Fetched::default()
-                },
-                AutoOutcome::Known {
-                    list_id: 1,
-                    entry_id: 1,
-                    classification: Classification::Baseline,
-                },
-            )
-            .await
-            .unwrap()
-        );
-        out.push(NewCase {
-            tenant_id: t,
-            report_id: report,
-            item_id: item.id,
-            url: item.url.clone(),
-            page_url: page.clone(),
-            police_first: false,
-        });
-    }
-    s.finish_report(&a("w"), report).await.unwrap();
-    out
+    common::pending_items(s, t, site, n, t0() - Duration::days(1), |i| Fetched {
+        sha256: Some(format!("{:064X}", i + 0xab)),
+        ..Fetched::default()
+    })
+    .await
 }
 
 fn attribution(org: &str, asn: u32, site: &str, at: DateTime<Utc>) -> NewAttribution {

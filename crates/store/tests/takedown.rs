@@ -2,109 +2,31 @@
 //! changes, the offline verdict, the notice outbox (never twice, at most once across a crash),
 //! police hold, responses, escalations — and the audit chain after all of it.
 
+mod common;
+use common::{a, open};
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use schoon_core::report::Classification;
 use schoon_core::takedown::due_steps;
-use store::reports::{AutoOutcome, Fetched, NewReport};
+use store::reports::Fetched;
 use store::takedown::{
     AttributionOutcome, CaseContacts, CaseEscalationKind, CaseFilter, CaseState, Delivery,
     LadderRung, NewAttribution, NewCase, NewNotice, NewObservation, NoticeState,
     ObservationOutcome, OnlineVerdict, ResponseKind, TakedownPolicy,
 };
-use store::{Actor, NewTenant, ReportStore, SqliteStore, Store, StoreError, TakedownStore};
+use store::{SqliteStore, Store, StoreError, TakedownStore};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
 }
 
-fn a(name: &str) -> Actor {
-    Actor(name.into())
-}
-
-async fn open() -> (tempfile::TempDir, SqliteStore, i64) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(&dir.path().join("schoon.db"))
-        .await
-        .unwrap();
-    let t = s
-        .create_tenant(
-            &a("test"),
-            NewTenant {
-                name: "nl".into(),
-                country: Some("NL".into()),
-                hit_deadline_hours: 24,
-            },
-        )
-        .await
-        .unwrap();
-    (dir, s, t.id)
-}
-
-/// A report with `n` media items, all classified illegal by a list (so `notice_pending`).
+/// A report a week before `t0` with `n` media items, all classified illegal by a list.
 async fn pending_items(s: &SqliteStore, t: i64, site: &str, n: usize) -> Vec<NewCase> {
-    let page = format!("https://{site}/page");
-    let r = s
-        .submit_reports(
-            &a("p"),
-            t,
-            vec![NewReport {
-                url: page.clone(),
-                original_url: page.clone(),
-                registrable_domain: None,
-                referer: None,
-                note: None,
-                source_kind: schoon_core::report::SourceKind::Hotline,
-                source_org_id: None,
-                reporter_email: None,
-            }],
-            t0() - Duration::days(7),
-        )
-        .await
-        .unwrap();
-    let report = r[0].report_id;
-    let media = (0..n)
-        .map(|i| (format!("https://{site}/img/{i}.jpg"), "img".to_string()))
-        .collect();
-    s.record_page(&a("w"), report, None, None, media)
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    for (i, item) in s
-        .report_items(report)
-        .await
-        .unwrap()
-        .into_iter()
-        .enumerate()
-    {
-        assert!(
-            s.complete_item(
-                &a("w"),
-                item.id,
-                Fetched {
-                    sha256: Some(format!("{:064x}", i + 1)),
-                    pdq: Some(format!("{:064x}", i + 7)),
-                    ..Fetched::default()
-                },
-                AutoOutcome::Known {
-                    list_id: 1,
-                    entry_id: 1,
-                    classification: Classification::Baseline,
-                },
-            )
-            .await
-            .unwrap()
-        );
-        out.push(NewCase {
-            tenant_id: t,
-            report_id: report,
-            item_id: item.id,
-            url: item.url.clone(),
-            page_url: page.clone(),
-            police_first: false,
-        });
-    }
-    s.finish_report(&a("w"), report).await.unwrap();
-    out
+    common::pending_items(s, t, site, n, t0() - Duration::days(7), |i| Fetched {
+        sha256: Some(format!("{:064x}", i + 1)),
+        pdq: Some(format!("{:064x}", i + 7)),
+        ..Fetched::default()
+    })
+    .await
 }
 
 fn hoster(org: &str, email: &str, country: &str, asn: u32) -> CaseContacts {
