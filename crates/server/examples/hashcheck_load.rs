@@ -10,6 +10,9 @@
 //! Queries are random PDQ hashes (almost never within radius of a random list entry), with
 //! `--known-every N` replacing every N-th one with a hash from `--known-file` (one hex per
 //! line) so the hit path (recording a hit) is exercised too.
+//!
+//! `--base` may list several nodes separated by commas (no proxy in between): batch worker `w`
+//! talks to node `w mod n`, and the open loop sends request `k` to node `k mod n`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -121,7 +124,11 @@ async fn main() {
         .pool_max_idle_per_host(256)
         .build()
         .expect("client");
-    let url = format!("{}/api/v1/check", args.base);
+    let urls: Vec<String> = args
+        .base
+        .split(',')
+        .map(|b| format!("{}/api/v1/check", b.trim().trim_end_matches('/')))
+        .collect();
     let counter = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -133,7 +140,7 @@ async fn main() {
         for w in 0..args.concurrency {
             let (client, url, args, counter, checked, errors) = (
                 client.clone(),
-                url.clone(),
+                urls[w % urls.len()].clone(),
                 args.clone(),
                 counter.clone(),
                 checked.clone(),
@@ -205,7 +212,7 @@ async fn main() {
             let b = body(&mut rng, 1, &counter, &args);
             let (client, url, args, tx, errors) = (
                 client.clone(),
-                url.clone(),
+                urls[sent as usize % urls.len()].clone(),
                 args.clone(),
                 tx.clone(),
                 errors.clone(),
