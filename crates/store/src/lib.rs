@@ -11,9 +11,11 @@
 pub mod accounts;
 pub mod followup;
 mod jobs;
+pub mod manage;
 pub mod monitor;
 pub mod orders;
 pub mod reports;
+// mod postgres; (enabled once its SQL compiles)
 mod sqlite;
 pub mod takedown;
 
@@ -28,11 +30,41 @@ use schoon_core::{
 pub use accounts::AccountStore;
 pub use followup::FollowupStore;
 pub use jobs::{Job, JobId, JobStatus, NewJob};
+pub use manage::ManageStore;
 pub use monitor::MonitorStore;
 pub use orders::OrderStore;
 pub use reports::ReportStore;
+// pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use takedown::TakedownStore;
+
+/// The SQL dialects the shared code in `src/sql/` is compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(dead_code)] // until the PostgreSQL module is enabled
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+pub(crate) fn parse_enum<T: std::str::FromStr>(s: &str) -> StoreResult<T>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse::<T>()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(crate) fn opt_ts(s: Option<String>) -> StoreResult<Option<DateTime<Utc>>> {
+    s.as_deref().map(parse_ts).transpose()
+}
+
+/// `$start, $start+1, …` bind placeholders (both backends accept `$n`).
+pub(crate) fn placeholders(start: usize, n: usize) -> String {
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +193,7 @@ pub trait Store:
     + AccountStore
     + OrderStore
     + MonitorStore
+    + ManageStore
     + Send
     + Sync
     + 'static

@@ -214,10 +214,25 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Every catalogue: the common one above and those of the page modules.
+const CATALOGUES: &[&[(&str, &str, &str)]] = &[
+    MESSAGES,
+    super::casework::MESSAGES,
+    super::manage::MESSAGES,
+    super::portal::MESSAGES,
+];
+
+fn lookup(key: &str) -> Option<&'static (&'static str, &'static str, &'static str)> {
+    CATALOGUES
+        .iter()
+        .flat_map(|c| c.iter())
+        .find(|(k, _, _)| *k == key)
+}
+
 impl Tr {
     /// The message for `key` in this language.
     pub fn t(&self, key: &str) -> &'static str {
-        match MESSAGES.iter().find(|(k, _, _)| *k == key) {
+        match lookup(key) {
             Some((_, en, nl)) => match self.0 {
                 Language::En => en,
                 Language::Nl => nl,
@@ -242,7 +257,7 @@ mod tests {
     #[test]
     fn keys_are_unique_and_translated() {
         let mut seen = std::collections::HashSet::new();
-        for (k, en, nl) in MESSAGES {
+        for (k, en, nl) in CATALOGUES.iter().flat_map(|c| c.iter()) {
             assert!(seen.insert(k), "duplicate key {k}");
             assert!(!en.is_empty() && !nl.is_empty(), "{k}");
         }
@@ -261,7 +276,7 @@ mod tests {
             for part in text.split("tr.t(\"").skip(1) {
                 let key = part.split('"').next().unwrap();
                 assert!(
-                    MESSAGES.iter().any(|(k, _, _)| *k == key),
+                    lookup(key).is_some(),
                     "{}: unknown key {key}",
                     path.display()
                 );

@@ -11,11 +11,15 @@
 //!
 //! Adding a page: write a handler taking `SignedIn`, call `user.require(&[roles])?`, render a
 //! template whose struct has a `page: Page` field (built by [`Page::new`]), add its route in
-//! [`routes`] and, for the menu, a line in [`NAV`].
+//! [`routes`] and, for the menu, a line in [`NAV`]. Larger page groups ([`portal`], [`manage`],
+//! [`casework`]) keep their own `NAV`, `MESSAGES` and `routes()`, chained here and in [`i18n`].
 
 pub mod admin;
 pub mod analyst;
+pub mod casework;
 pub mod i18n;
+pub mod manage;
+pub mod portal;
 pub mod session;
 pub mod totp;
 
@@ -76,6 +80,13 @@ pub const NAV: &[NavEntry] = &[
     ("/ui/account", "nav.account", &Role::ALL),
 ];
 
+/// Every menu entry: this module's and the page modules'.
+fn nav_entries() -> impl Iterator<Item = &'static NavEntry> {
+    [NAV, casework::NAV, manage::NAV, portal::NAV]
+        .into_iter()
+        .flatten()
+}
+
 /// A rendered menu link.
 #[derive(Debug, Clone)]
 pub struct NavLink {
@@ -125,8 +136,7 @@ impl Page {
             who: user.user.display_name.clone(),
             csrf: user.csrf(),
             exposure,
-            nav: NAV
-                .iter()
+            nav: nav_entries()
                 .filter(|(_, _, roles)| roles.contains(&user.user.role))
                 .map(|(href, key, _)| NavLink {
                     href,
@@ -349,4 +359,7 @@ pub fn routes() -> Router<AppState> {
             "/ui/admin/users",
             get(admin::users).post(admin::create_user),
         )
+        .merge(casework::routes())
+        .merge(manage::routes())
+        .merge(portal::routes())
 }
