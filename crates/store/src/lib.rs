@@ -9,6 +9,7 @@
 //! sorts correctly as text and is the same in both backends.
 
 pub mod accounts;
+pub mod casework;
 pub mod followup;
 mod jobs;
 pub mod manage;
@@ -28,6 +29,7 @@ use schoon_core::{
 };
 
 pub use accounts::AccountStore;
+pub use casework::CaseworkStore;
 pub use followup::FollowupStore;
 pub use jobs::{Job, JobId, JobStatus, NewJob};
 pub use manage::ManageStore;
@@ -194,6 +196,7 @@ pub trait Store:
     + OrderStore
     + MonitorStore
     + ManageStore
+    + CaseworkStore
     + Send
     + Sync
     + 'static

@@ -31,6 +31,8 @@ mod accounts;
 pub(crate) mod followup;
 #[path = "sql/manage.rs"]
 mod manage;
+#[path = "sql/casework.rs"]
+mod casework;
 #[path = "sql/monitor.rs"]
 mod monitor;
 #[path = "sql/orders.rs"]

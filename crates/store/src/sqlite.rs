@@ -31,6 +31,8 @@ pub(crate) const DIALECT: crate::Dialect = crate::Dialect::Sqlite;
 #[macro_use]
 mod common;
 #[path = "sql/accounts.rs"]
+#[path = "sql/casework.rs"]
+mod casework;
 mod accounts;
 #[path = "sql/followup.rs"]
 pub(crate) mod followup;
