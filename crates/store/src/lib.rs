@@ -16,7 +16,7 @@ pub mod manage;
 pub mod monitor;
 pub mod orders;
 pub mod reports;
-// mod postgres; (enabled once its SQL compiles)
+mod postgres;
 mod sqlite;
 pub mod takedown;
 
@@ -36,7 +36,7 @@ pub use manage::ManageStore;
 pub use monitor::MonitorStore;
 pub use orders::OrderStore;
 pub use reports::ReportStore;
-// pub use postgres::PgStore;
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use takedown::TakedownStore;
 
@@ -319,6 +319,25 @@ pub trait Store:
     ) -> StoreResult<JobStatus>;
     /// One job.
     async fn job(&self, id: JobId) -> StoreResult<Option<Job>>;
+}
+
+/// Whether `spec` names a PostgreSQL database (`postgres://…` or `postgresql://…`) rather than a
+/// SQLite file.
+pub fn is_postgres_url(spec: &str) -> bool {
+    spec.starts_with("postgres://") || spec.starts_with("postgresql://")
+}
+
+/// Opens the store `spec` names and runs its migrations: a `postgres://` or `postgresql://` URL
+/// opens [`PgStore`], anything else is the path of a SQLite file ([`SqliteStore`], created if
+/// missing).
+pub async fn open_database(spec: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
+    if is_postgres_url(spec) {
+        Ok(std::sync::Arc::new(PgStore::open(spec).await?))
+    } else {
+        Ok(std::sync::Arc::new(
+            SqliteStore::open(std::path::Path::new(spec)).await?,
+        ))
+    }
 }
 
 /// Formats a timestamp the way every backend stores it.

@@ -16,7 +16,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::StoreResult;
+use crate::{StoreError, StoreResult};
 
 pub(crate) type Backend = SqliteStore;
 #[allow(dead_code)]
@@ -31,9 +31,9 @@ pub(crate) const DIALECT: crate::Dialect = crate::Dialect::Sqlite;
 #[macro_use]
 mod common;
 #[path = "sql/accounts.rs"]
+mod accounts;
 #[path = "sql/casework.rs"]
 mod casework;
-mod accounts;
 #[path = "sql/followup.rs"]
 pub(crate) mod followup;
 #[path = "sql/manage.rs"]
@@ -82,6 +82,26 @@ impl SqliteStore {
         &self,
     ) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
         Ok(self.write.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Writes a consistent copy of the database to `dest` while the store stays in use
+    /// (`VACUUM INTO` on a read connection: a snapshot, writers are not blocked). Refuses an
+    /// existing `dest` rather than overwrite it.
+    pub async fn backup_to(&self, dest: &Path) -> StoreResult<()> {
+        if dest.exists() {
+            return Err(StoreError::Conflict(format!(
+                "backup destination {} already exists",
+                dest.display()
+            )));
+        }
+        let dest = dest.to_str().ok_or_else(|| {
+            StoreError::Invalid(format!("backup destination {} is not UTF-8", dest.display()))
+        })?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(dest)
+            .execute(&self.read)
+            .await?;
+        Ok(())
     }
 
     /// Closes both pools (lets tests delete the directory).
