@@ -1,5 +1,5 @@
 // schoon web UI: the only script. Reveal-on-demand for blurred items (each reveal is POSTed
-// and audited first) and keyboard shortcuts for classification. Everything else is plain HTML
+// and audited first), zoom of a revealed item, and keyboard shortcuts for classification. Everything else is plain HTML
 // forms, so the screens work without it.
 "use strict";
 (function () {
@@ -12,6 +12,23 @@
     li.classList.remove("revealed");
     const b = li.querySelector(".reveal");
     if (b) b.setAttribute("aria-pressed", "false");
+    unzoom(li);
+  }
+
+  // Zoom shows a revealed item large, in place (same vault image, no new request); it ends
+  // whenever the item blurs again.
+  function unzoom(li) {
+    li.classList.remove("casework-zoomed");
+    const z = li.querySelector(".casework-zoom");
+    if (z) z.setAttribute("aria-pressed", "false");
+  }
+
+  function toggleZoom(li) {
+    if (!li.classList.contains("revealed")) return;
+    const on = !li.classList.contains("casework-zoomed");
+    li.classList.toggle("casework-zoomed", on);
+    const z = li.querySelector(".casework-zoom");
+    if (z) z.setAttribute("aria-pressed", on ? "true" : "false");
   }
 
   async function reveal(li) {
@@ -37,6 +54,8 @@
         else reveal(li);
       });
     }
+    const z = li.querySelector(".casework-zoom");
+    if (z) z.addEventListener("click", function () { toggleZoom(li); });
     // Re-blur as soon as attention leaves the item.
     li.addEventListener("focusout", function (e) {
       if (!li.contains(e.relatedTarget)) blur(li);
@@ -73,6 +92,11 @@
     if (keys[e.key]) { e.preventDefault(); act("classify-form", "classification", keys[e.key]); return; }
     if (e.key === "a") { e.preventDefault(); act("verify-form", "agree", "yes"); return; }
     if (e.key === "d") { e.preventDefault(); act("verify-form", "agree", "no"); return; }
+    if (e.key === "z") {
+      const li = focusedItem();
+      if (li) { e.preventDefault(); toggleZoom(li); }
+      return;
+    }
     if (e.key === " ") {
       const li = focusedItem();
       const box = li && li.querySelector("input[type=checkbox]");

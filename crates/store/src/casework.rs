@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use schoon_core::TenantId;
 use schoon_core::report::ReportId;
+use schoon_core::takedown::CaseId;
 use serde::Serialize;
 
 use crate::takedown::Case;
@@ -34,6 +35,17 @@ pub struct ReportNote {
     pub created_at: DateTime<Utc>,
 }
 
+/// The latest re-check of a case, for the monitoring queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LastObservation {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// `online`, `gone` or `error`.
+    pub outcome: String,
+    /// HTTP status, if there was an answer.
+    pub http_status: Option<i64>,
+}
+
 /// Casework storage. Object-safe.
 #[async_trait]
 pub trait CaseworkStore: Send + Sync {
@@ -57,6 +69,8 @@ pub trait CaseworkStore: Send + Sync {
         tenant: TenantId,
         limit: u32,
     ) -> StoreResult<(u64, Vec<Case>)>;
+    /// The latest observation of a case, if it was ever re-checked.
+    async fn last_observation(&self, case: CaseId) -> StoreResult<Option<LastObservation>>;
     /// Records a failed web login from `ip` and returns the failures from it since `since`
     /// (older rows of that address are dropped). When the count reaches `block_at` exactly,
     /// writes `login.ip_blocked` on `ip:<addr>` in the same transaction.

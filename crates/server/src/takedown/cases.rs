@@ -403,7 +403,7 @@ fn check_email(what: &str, v: &Option<String>) -> ApiResult<()> {
 
 /// `POST /api/v1/takedown/cases/{id}/contacts`: an analyst's contact fix (resolves
 /// `needs_contact`).
-async fn set_contacts(
+pub async fn set_contacts(
     State(state): State<AppState>,
     a: Analyst,
     Path(id): Path<CaseId>,
@@ -466,7 +466,7 @@ async fn police_first(
 
 /// `POST /api/v1/takedown/cases/{id}/release`: the police released the case; it is attributed
 /// afresh and held notices go out.
-async fn release(
+pub async fn release(
     State(state): State<AppState>,
     a: Analyst,
     Path(id): Path<CaseId>,

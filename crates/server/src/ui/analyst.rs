@@ -8,16 +8,18 @@
 //! site is never linked as an image source.
 //!
 //! Adding a queue: push a [`QueueCard`] in [`queue_cards`] (a count and a link to its list, or
-//! `count: None` with the issue tag while the feature is not built).
+//! `count: None` with the issue tag while the feature is not built). The takedown queues come
+//! from [`super::casework::queue_cards`].
 
 use askama::Template;
 use axum::Json;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use schoon_core::report::{Classification, ItemId, ItemState, ReportId};
+use schoon_core::report::{Attributes, Classification, ItemId, ItemState, ReportId};
 use serde::Deserialize;
 use store::accounts::{QueueEntry, Role};
+use store::casework::ReportNote;
 use store::reports::{Item, Report};
 
 use super::{Page, SignedIn, UiError, UiResult, render};
@@ -46,6 +48,10 @@ pub struct QueueCard {
     pub entries: Vec<QueueEntry>,
     /// The issue tag that will fill it (placeholders only).
     pub tag: &'static str,
+    /// Its own list page, if any.
+    pub link: Option<String>,
+    /// Takedown cases in it (first few), for the case queues.
+    pub cases: Vec<super::casework::CaseRow>,
 }
 
 /// The queues shown to `user`.
@@ -63,6 +69,8 @@ pub async fn queue_cards(state: &AppState, user: &SignedIn) -> UiResult<Vec<Queu
                 .queue(t, ItemState::AwaitingClassification.as_str(), 50)
                 .await?,
             tag: "",
+            link: None,
+            cases: Vec::new(),
         },
         QueueCard {
             key: "to-verify",
@@ -73,22 +81,12 @@ pub async fn queue_cards(state: &AppState, user: &SignedIn) -> UiResult<Vec<Queu
                 .queue(t, ItemState::AwaitingVerification.as_str(), 50)
                 .await?,
             tag: "",
+            link: None,
+            cases: Vec::new(),
         },
     ];
-    for (key, label, tag) in [
-        ("needs-contact", "queues.needs_contact", "[takedown]"),
-        ("police", "queues.police", "[takedown]"),
-        ("monitoring", "queues.monitoring", "[monitor]"),
-        ("changed-hoster", "queues.changed_hoster", "[monitor]"),
-    ] {
-        cards.push(QueueCard {
-            key,
-            label: tr.t(label),
-            count: None,
-            entries: Vec::new(),
-            tag,
-        });
-    }
+    // The takedown queues (needs contact, police, monitoring, changed hoster).
+    cards.extend(super::casework::queue_cards(state, user).await?);
     Ok(cards)
 }
 
@@ -127,6 +125,8 @@ pub struct ItemView {
     pub classifiable: bool,
     /// The user may verify it now.
     pub verifiable: bool,
+    /// Its classification attributes ("age_group: pubescent · virtual"), or empty.
+    pub attributes: String,
 }
 
 fn item_view(i: &Item, user: &SignedIn) -> ItemView {
@@ -146,8 +146,87 @@ fn item_view(i: &Item, user: &SignedIn) -> ItemView {
         verifiable: user.require(VERIFY_ROLES).is_ok()
             && i.state == ItemState::AwaitingVerification
             && !mine,
+        attributes: i
+            .attributes
+            .as_ref()
+            .map(attributes_text)
+            .unwrap_or_default(),
     }
 }
+
+/// Attributes as one line of text.
+fn attributes_text(a: &Attributes) -> String {
+    let mut parts = Vec::new();
+    for (k, v) in [
+        ("age_group", &a.age_group),
+        ("gender", &a.gender),
+        ("site_type", &a.site_type),
+    ] {
+        if let Some(v) = v {
+            parts.push(format!("{k}: {v}"));
+        }
+    }
+    if a.virtual_content == Some(true) {
+        parts.push("virtual".into());
+    }
+    parts.join(" · ")
+}
+
+/// One audit event of the report's timeline.
+#[derive(Debug, Clone)]
+pub struct AuditLine {
+    /// When.
+    pub at: String,
+    /// Action (`item.reveal`, `report.note`…).
+    pub action: String,
+    /// Subject (`report:1`, `item:4`).
+    pub subject: String,
+    /// Who.
+    pub actor: String,
+}
+
+/// A takedown case of the report with its current attribution.
+#[derive(Debug, Clone)]
+pub struct ReportCaseView {
+    /// Case id.
+    pub id: i64,
+    /// Item.
+    pub item_id: ItemId,
+    /// State.
+    pub state: &'static str,
+    /// Hoster (organisation · address).
+    pub hoster: String,
+    /// Registrar.
+    pub registrar: String,
+    /// IP.
+    pub ip: String,
+    /// Hoster country.
+    pub country: String,
+    /// AS number.
+    pub asn: String,
+}
+
+fn report_case_view(c: &store::takedown::Case) -> ReportCaseView {
+    let k = &c.contacts;
+    let hoster = [k.hoster_org.clone(), k.hoster_email.clone()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" · ");
+    ReportCaseView {
+        id: c.id,
+        item_id: c.item_id,
+        state: c.state.as_str(),
+        hoster,
+        registrar: k.registrar_name.clone().unwrap_or_default(),
+        ip: k.ip.clone().unwrap_or_default(),
+        country: k.hoster_country.clone().unwrap_or_default(),
+        asn: k.asn.map(|a| format!("AS{a}")).unwrap_or_default(),
+    }
+}
+
+/// Audit lines shown on the classification screen (newest).
+const TIMELINE_LINES: usize = 200;
 
 #[derive(Template)]
 #[template(path = "ui/report.html")]
@@ -159,6 +238,9 @@ struct ReportPage {
     locked_other: bool,
     any_classifiable: bool,
     any_verifiable: bool,
+    notes: Vec<ReportNote>,
+    timeline: Vec<AuditLine>,
+    cases: Vec<ReportCaseView>,
 }
 
 /// A report of the user's tenant (another tenant's is "not found").
@@ -232,10 +314,39 @@ pub async fn report(
         &format!("{} {}", tr.t("report.title"), report.reference),
     )
     .await;
-    if q.done.is_some() {
-        page.flash = Some(tr.t("classify.done").to_string());
-    }
+    page.flash = match q.done.as_deref() {
+        Some("note") => Some(tr.t("casework.note_saved").to_string()),
+        Some(_) => Some(tr.t("classify.done").to_string()),
+        None => None,
+    };
+    let notes = state.store.report_notes(id).await?;
+    let mut subjects = vec![format!("report:{id}")];
+    subjects.extend(items.iter().map(|i| format!("item:{}", i.id)));
+    let timeline = state
+        .store
+        .audit_for_subjects(&subjects)
+        .await?
+        .iter()
+        .rev()
+        .take(TIMELINE_LINES)
+        .map(|e| AuditLine {
+            at: super::casework::when(&e.at),
+            action: e.action.clone(),
+            subject: e.subject.clone(),
+            actor: e.actor.clone(),
+        })
+        .collect();
+    let cases = state
+        .store
+        .report_cases(id)
+        .await?
+        .iter()
+        .map(report_case_view)
+        .collect();
     render(&ReportPage {
+        notes,
+        timeline,
+        cases,
         page,
         state: report.state.as_str(),
         report,
@@ -260,6 +371,22 @@ fn form_fields(form: &[(String, String)], field: &str) -> (String, Vec<ItemId>, 
         .filter_map(|(_, v)| v.parse().ok())
         .collect();
     (get("csrf"), items, get(field))
+}
+
+/// The optional attribute fields of the classify form (empty values are "not given").
+fn form_attributes(form: &[(String, String)]) -> Attributes {
+    let get = |k: &str| {
+        form.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    Attributes {
+        age_group: get("age_group"),
+        gender: get("gender"),
+        site_type: get("site_type"),
+        virtual_content: get("virtual_content").map(|v| v == "yes"),
+    }
 }
 
 /// Checks every item is of this report (and so of the user's tenant).
@@ -296,6 +423,12 @@ pub async fn classify(
     let classification: Classification = verdict
         .parse()
         .map_err(|_| UiError::Conflict(format!("unknown classification {verdict:?}")))?;
+    // Attributes describe illegal material only; a "not illegal" or "ignore" verdict has none.
+    let attributes = if classification.is_illegal() {
+        form_attributes(&form)
+    } else {
+        Attributes::default()
+    };
     // The API's handler: same policy (4-eyes), same store call, same audit.
     let _items = crate::classify::classify(
         State(state.clone()),
@@ -303,7 +436,7 @@ pub async fn classify(
         JsonBody(ClassifyRequest {
             items,
             classification,
-            attributes: Default::default(),
+            attributes,
         }),
     )
     .await?;
@@ -380,4 +513,29 @@ pub async fn reveal(
     let today = state.clock.now().date_naive();
     let views = state.store.record_reveal(&user.user, id, today).await?;
     Ok(Json(serde_json::json!({"views": views})).into_response())
+}
+
+/// The note form.
+#[derive(Debug, Deserialize)]
+pub struct NoteForm {
+    csrf: String,
+    note: String,
+}
+
+/// `POST /ui/reports/{id}/notes`: adds an analyst's note to the report (stored, audited
+/// `report.note`).
+pub async fn add_note(
+    State(state): State<AppState>,
+    user: SignedIn,
+    Path(id): Path<ReportId>,
+    Form(f): Form<NoteForm>,
+) -> UiResult<Response> {
+    user.check_csrf(&f.csrf)?;
+    user.require(CASE_ROLES)?;
+    own_report(&state, &user, id).await?;
+    state
+        .store
+        .add_report_note(&user.actor(), id, &f.note, state.clock.now())
+        .await?;
+    Ok(Redirect::to(&format!("/ui/reports/{id}?done=note#notes")).into_response())
 }

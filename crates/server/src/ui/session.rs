@@ -5,16 +5,23 @@
 //! so a copy of the database opens no session. Each session has its own CSRF key; a form's
 //! token is HMAC(key, session id), checked on every POST. The login form itself is protected
 //! by a double-submit cookie (`schoon_login`), since there is no session yet.
+//!
+//! Besides the per-account lock-out, failed logins are counted per client address across
+//! accounts: after [`IP_MAX_FAILURES`] within [`IP_WINDOW_MINUTES`] the address gets a 429
+//! page for every login (right or wrong, so the refusal reveals nothing) until the window has
+//! moved on; reaching the limit is audited `login.ip_blocked` on `ip:<addr>`. The address is
+//! the TCP peer: behind a reverse proxy every client shares the proxy's address.
 
+use std::net::SocketAddr;
 use std::sync::OnceLock;
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use askama::Template;
-use axum::extract::{Form, FromRequestParts, State};
+use axum::extract::{ConnectInfo, Form, FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{Extensions, HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use hmac::{KeyInit, Mac};
 use serde::Deserialize;
@@ -30,6 +37,10 @@ pub const SESSION_COOKIE: &str = "schoon_session";
 const LOGIN_COOKIE: &str = "schoon_login";
 /// Shortest accepted password.
 pub const MIN_PASSWORD: usize = 12;
+/// Failed logins from one address (any accounts) that block it.
+pub const IP_MAX_FAILURES: i64 = 20;
+/// The window in which [`IP_MAX_FAILURES`] are counted.
+pub const IP_WINDOW_MINUTES: i64 = 15;
 
 type HmacSha256 = hmac::Hmac<Sha256>;
 
@@ -270,22 +281,61 @@ pub struct LoginForm {
     token: String,
 }
 
+/// The client's address (the TCP peer), as text.
+fn peer_ip(ext: &Extensions) -> String {
+    ext.get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The 429 refusal while an address is blocked.
+fn ip_limited(state: &AppState, tr: Tr, username: String) -> UiResult<Response> {
+    let mut resp = login_page(state, tr, Some(tr.t("login.ip_limited")), username)?;
+    *resp.status_mut() = axum::http::StatusCode::TOO_MANY_REQUESTS;
+    resp.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(IP_WINDOW_MINUTES * 60),
+    );
+    Ok(resp)
+}
+
+/// Counts a failed login of `ip`.
+async fn ip_failed(state: &AppState, ip: &str, now: chrono::DateTime<chrono::Utc>) -> UiResult<()> {
+    let since = now - chrono::Duration::minutes(IP_WINDOW_MINUTES);
+    let n = state
+        .store
+        .record_ip_login_failure(ip, now, since, IP_MAX_FAILURES)
+        .await?;
+    if n == IP_MAX_FAILURES {
+        tracing::warn!(ip, failures = n, "web logins from this address blocked");
+    }
+    Ok(())
+}
+
 /// `POST /ui/login`.
 pub async fn login_submit(
     State(state): State<AppState>,
     headers: HeaderMap,
+    ext: Extensions,
     Form(f): Form<LoginForm>,
 ) -> UiResult<Response> {
     let tr = login_tr(&headers);
+    let ip = peer_ip(&ext);
+    let now = state.clock.now();
+    let since = now - chrono::Duration::minutes(IP_WINDOW_MINUTES);
+    // Before anything else: a blocked address gets no password check at all.
+    if state.store.ip_login_failures(&ip, since).await? >= IP_MAX_FAILURES {
+        return ip_limited(&state, tr, f.username);
+    }
     let cookie_token = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
     if cookie_token.is_empty() || cookie_token != f.token {
         return login_page(&state, tr, Some(tr.t("login.expired")), f.username);
     }
-    let now = state.clock.now();
     let found = state.store.user_by_username(&f.username).await?;
     let Some((user, phc)) = found else {
         verify_async(f.password, dummy_hash().to_string()).await;
         tracing::info!("login for an unknown user name");
+        ip_failed(&state, &ip, now).await?;
         return login_page(&state, tr, Some(tr.t("login.failed")), f.username);
     };
     let tr = Tr(user.language);
@@ -294,6 +344,7 @@ pub async fn login_submit(
         return login_page(&state, tr, Some(tr.t("login.locked")), f.username);
     }
     if !verify_async(f.password, phc).await {
+        ip_failed(&state, &ip, now).await?;
         let ui = &state.config.ui;
         let fail = state
             .store

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use schoon_core::TenantId;
 use schoon_core::report::ReportId;
+use schoon_core::takedown::CaseId;
 use sqlx::Row;
 
 use super::common::AuditWriter;
@@ -124,7 +125,28 @@ impl CaseworkStore for Backend {
         .bind(i64::from(limit))
         .fetch_all(&self.read)
         .await?;
-        Ok((u64::try_from(count).unwrap_or(0), self.cases_by_id(ids).await?))
+        Ok((
+            u64::try_from(count).unwrap_or(0),
+            self.cases_by_id(ids).await?,
+        ))
+    }
+
+    async fn last_observation(&self, case: CaseId) -> StoreResult<Option<LastObservation>> {
+        let row = sqlx::query(
+            "SELECT at, outcome, http_status FROM observations WHERE case_id = $1 \
+             ORDER BY at DESC, id DESC LIMIT 1",
+        )
+        .bind(case)
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|r| {
+            Ok(LastObservation {
+                at: parse_ts(r.try_get("at")?)?,
+                outcome: r.try_get("outcome")?,
+                http_status: r.try_get("http_status")?,
+            })
+        })
+        .transpose()
     }
 
     async fn record_ip_login_failure(
@@ -166,12 +188,12 @@ impl CaseworkStore for Backend {
     }
 
     async fn ip_login_failures(&self, ip: &str, since: DateTime<Utc>) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM login_ip_failures WHERE ip = $1 AND at >= $2",
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM login_ip_failures WHERE ip = $1 AND at >= $2")
+                .bind(ip)
+                .bind(ts(&since))
+                .fetch_one(&self.read)
+                .await?,
         )
-        .bind(ip)
-        .bind(ts(&since))
-        .fetch_one(&self.read)
-        .await?)
     }
 }
