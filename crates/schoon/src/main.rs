@@ -37,6 +37,8 @@ enum Command {
     Report(cmd::report::ReportArgs),
     /// Attribution data: import an IP → AS table (iptoasn TSV or ASN MMDB) into the data directory.
     Attribution(cmd::attribution::AttributionArgs),
+    /// The tamper-evident audit log: `schoon audit verify` re-computes the hash chain.
+    Audit(cmd::audit::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
         Command::Followup(args) => cmd::followup::run(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Attribution(args) => cmd::attribution::run(args),
+        Command::Audit(args) => cmd::audit::run(args),
     };
     match result {
         Ok(code) => code,

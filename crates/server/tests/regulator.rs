@@ -763,3 +763,434 @@ async fn escalated_cases_become_orders_and_check_online_records_compliance() {
     assert_eq!(comply["actor"], "system:check-online");
     env.stop().await;
 }
+
+/// The evidence package of an order that came from an escalated case: signed document,
+/// delivery proof, events, and the audit events about the order and its case, pinned to the
+/// chain head; every one of them is the chain's own event (hashes recomputed here).
+#[tokio::test]
+async fn the_evidence_package_pins_the_order_to_the_audit_chain() {
+    use schoon_core::audit::chain_hash;
+    use schoon_core::takedown::CaseEscalationKind;
+    use store::TakedownStore;
+    let env = Env::start(|_| {}).await;
+    let tenant = env.tenant;
+    let pk = public_key(&env).await;
+    let (case_id, url, sha) = monitored_case(&env.store, tenant, "bad.example").await;
+    env.store
+        .escalate_case(
+            &Actor("ladder".into()),
+            case_id,
+            CaseEscalationKind::Regulator,
+            "no removal after the last rung",
+            t0(),
+        )
+        .await
+        .unwrap();
+    let (s, v) = env
+        .post(
+            &env.orders(tenant),
+            json!({
+                "reference": "ORD-EVID-1",
+                "provider": {"name": "Slow Hosting", "email": "abuse@slow.example"},
+                "legal_basis": "art. 3 test act",
+                "deadline_hours": 12,
+                "items": [{"url": url, "sha256": sha, "case_id": case_id}],
+            }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let id = v["id"].as_i64().unwrap();
+    let issued = env.issue(tenant, id).await;
+    let link = path_of(issued["order"]["provider_link"].as_str().unwrap());
+    env.clock.advance(Duration::minutes(3));
+    let (s, _, _) = env.public(&link).await;
+    assert_eq!(s, StatusCode::OK);
+
+    let path = format!("{}/{id}/evidence", env.orders(tenant));
+    // Officer only; other tenants' paths do not see it.
+    let r = env
+        .http
+        .get(format!("{}{path}", env.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let (s, _) = env
+        .get(&format!("{}/{id}/evidence", env.orders(env.other_tenant)))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    let r = env
+        .http
+        .get(format!("{}{path}", env.base))
+        .bearer_auth(&env.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let digest_header = r.headers()["digest"].to_str().unwrap().to_string();
+    let hex_header = r.headers()["x-schoon-package-sha256"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let bytes = r.bytes().await.unwrap();
+    let computed = sha2::Sha256::digest(&bytes);
+    use base64::Engine;
+    assert_eq!(
+        digest_header,
+        format!(
+            "sha-256={}",
+            base64::engine::general_purpose::STANDARD.encode(computed)
+        )
+    );
+    assert_eq!(hex_header, hex::encode(computed));
+    let p: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(p["format"], "schoon-order-evidence/1");
+
+    // The signed document and the delivery proof, checkable with the public key.
+    let canonical = p["canonical_json"].as_str().unwrap();
+    let order_sha = p["sha256"].as_str().unwrap();
+    verify_order_signature(&pk, canonical, order_sha, p["signature"].as_str().unwrap());
+    assert_eq!(
+        p["public_key_hex"].as_str().unwrap(),
+        hex::encode(pk.to_bytes())
+    );
+    assert_eq!(p["delivery_proof"]["channel"], "api");
+    assert_eq!(p["delivery_proof"]["sha256"], order_sha);
+    let evs: Vec<&str> = p["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(evs, ["draft", "issue", "deliver"], "{evs:?}");
+    // Opening the order from the escalated case linked that escalation.
+    assert_eq!(p["escalations"][0]["case_id"], case_id);
+    assert_eq!(p["escalations"][0]["order_id"], id);
+
+    // The audit events: the order's and its case's, each one verbatim from the chain.
+    let chain = env.store.audit_events(0, 100_000).await.unwrap();
+    let head = &p["audit_head"];
+    let head_id = head["id"].as_i64().unwrap();
+    let at_head = chain.iter().find(|e| e.id == head_id).unwrap();
+    assert_eq!(
+        head["hash"],
+        at_head.hash.as_str(),
+        "head hash is the chain's"
+    );
+    let events: Vec<schoon_core::audit::AuditEvent> =
+        serde_json::from_value(p["audit_events"].clone()).unwrap();
+    for e in &events {
+        assert!(e.id <= head_id);
+        let h = chain_hash(
+            &e.at,
+            e.tenant_id,
+            &e.actor,
+            &e.action,
+            &e.subject,
+            &e.details,
+            &e.prev_hash,
+        );
+        assert_eq!(h, e.hash, "event {} recomputes", e.id);
+        let stored = chain.iter().find(|c| c.id == e.id).unwrap();
+        assert_eq!(stored, e, "event {} is the chain's", e.id);
+    }
+    let actions: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| (e.action.as_str(), e.subject.as_str()))
+        .collect();
+    let order_subject = format!("order:{id}");
+    let case_subject = format!("case:{case_id}");
+    for want in ["order.draft", "order.issue", "order.deliver"] {
+        assert!(
+            actions
+                .iter()
+                .any(|(a, s)| *a == want && *s == order_subject),
+            "{want} missing: {actions:?}"
+        );
+    }
+    assert!(
+        actions.iter().any(|(_, s)| *s == case_subject),
+        "case events missing: {actions:?}"
+    );
+    assert!(
+        actions.iter().any(|(a, _)| *a == "escalation.pick_up"),
+        "{actions:?}"
+    );
+    // Only what concerns this order.
+    let subjects: Vec<String> = serde_json::from_value(p["audit_subjects"].clone()).unwrap();
+    for (_, s) in &actions {
+        assert!(
+            subjects.iter().any(|x| x == s),
+            "{s} is not about the order"
+        );
+    }
+    // The URL and digest are the order's own items; nothing else is in the package.
+    assert_eq!(p["order"]["items"][0]["url"], url.as_str());
+
+    // The export itself is audited with the package digest, after the pinned head.
+    let after = env.store.audit_events(head_id, 100).await.unwrap();
+    let export = after
+        .iter()
+        .find(|e| e.action == "order.evidence_exported")
+        .expect("export audited");
+    assert_eq!(export.subject, order_subject);
+    let d: Value = serde_json::from_str(&export.details).unwrap();
+    assert_eq!(d["package_sha256"], hex_header.as_str());
+    assert_eq!(d["audit_head"]["id"], head_id);
+    assert!(env.store.verify_audit_chain().await.unwrap() as usize >= chain.len());
+    env.stop().await;
+}
+
+/// Escalated cases and overdue hits are the officer's queue: open until picked up (once,
+/// audited), and an order opened from one takes its items and links it.
+#[tokio::test]
+async fn escalations_and_overdue_hits_are_picked_up_and_become_orders() {
+    use schoon_core::takedown::CaseEscalationKind;
+    use schoon_core::{Category, ListKind, NewEntry, NewHit, SignalType, SignalValue};
+    use store::{FollowupStore, NewList, TakedownStore};
+    let env = Env::start(|_| {}).await;
+    let tenant = env.tenant;
+    let esc = |rest: &str| format!("/api/v1/regulator/tenants/{tenant}/{rest}");
+
+    // An escalated case.
+    let (case_id, url, sha) = monitored_case(&env.store, tenant, "bad.example").await;
+    env.store
+        .escalate_case(
+            &Actor("ladder".into()),
+            case_id,
+            CaseEscalationKind::Regulator,
+            "no removal after the last rung",
+            t0(),
+        )
+        .await
+        .unwrap();
+    let (s, v) = env.get(&esc("escalations?status=open")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v[0]["status"], "open");
+    assert!(v[0]["escalation"]["picked_up_at"].is_null());
+    let case_esc = v[0]["escalation"]["id"].as_i64().unwrap();
+    let (s, _) = env.get(&esc("escalations?status=nonsense")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    // Explicit pick-up: set once, by the officer, audited; repeating changes nothing.
+    env.clock.advance(Duration::minutes(10));
+    let (s, v) = env
+        .post(&esc(&format!("escalations/{case_esc}/pick-up")), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["picked_up_now"], true);
+    assert_eq!(v["view"]["status"], "picked_up");
+    let by = v["view"]["escalation"]["picked_up_by"].as_str().unwrap();
+    assert!(by.starts_with("admin:"), "{by}");
+    let picked_at: DateTime<Utc> =
+        serde_json::from_value(v["view"]["escalation"]["picked_up_at"].clone()).unwrap();
+    assert_eq!(picked_at, t0() + Duration::minutes(10));
+    env.clock.advance(Duration::minutes(10));
+    let (_, v) = env
+        .post(&esc(&format!("escalations/{case_esc}/pick-up")), json!({}))
+        .await;
+    assert_eq!(v["picked_up_now"], false);
+    let again: DateTime<Utc> =
+        serde_json::from_value(v["view"]["escalation"]["picked_up_at"].clone()).unwrap();
+    assert_eq!(again, picked_at, "the first pick-up stands");
+    let (_, v) = env.get(&esc("escalations?status=open")).await;
+    assert_eq!(v.as_array().unwrap().len(), 0);
+    let (_, v) = env.get(&esc("escalations?status=picked_up")).await;
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    let pickups: Vec<_> = env
+        .store
+        .audit_events(0, 100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "escalation.pick_up")
+        .collect();
+    assert_eq!(pickups.len(), 1, "one audit event for one pick-up");
+    assert_eq!(pickups[0].subject, format!("case_escalation:{case_esc}"));
+    // Not from another tenant's path; unknown ids are 404.
+    let (s, _) = env
+        .post(
+            &format!(
+                "/api/v1/regulator/tenants/{}/escalations/{case_esc}/pick-up",
+                env.other_tenant
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = env.post(&esc("escalations/999/pick-up"), json!({})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // The order opened from the escalation takes its item (case URL + digest) and links it.
+    let (s, v) = env
+        .post(
+            &env.orders(tenant),
+            json!({
+                "reference": "ORD-FROM-CASE",
+                "provider": {"name": "Slow Hosting", "email": "abuse@slow.example"},
+                "legal_basis": "art. 3 test act",
+                "deadline_hours": 12,
+                "escalations": [{"source": "case", "id": case_esc}],
+            }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let case_order = v["id"].as_i64().unwrap();
+    assert_eq!(v["items"][0]["url"], url.as_str());
+    assert_eq!(v["items"][0]["sha256"], sha.as_str());
+    assert_eq!(v["items"][0]["case_id"], case_id);
+    let (_, v) = env.get(&esc("escalations")).await;
+    assert_eq!(v[0]["escalation"]["order_id"], case_order);
+    assert_eq!(
+        v[0]["escalation"]["picked_up_by"], by,
+        "linking keeps the first pick-up"
+    );
+
+    // An overdue hit: the follow-up sweep escalates it after the deadline and grace period.
+    let a = Actor("test".into());
+    let org = env
+        .store
+        .create_org(&a, tenant, "Silent Host")
+        .await
+        .unwrap();
+    let list = env
+        .store
+        .create_list(
+            &a,
+            NewList {
+                tenant_id: tenant,
+                name: "known".into(),
+                kind: ListKind::Known,
+                pdq_radius: 31,
+                min_quality: 50,
+            },
+        )
+        .await
+        .unwrap();
+    let value = "ef".repeat(32);
+    env.store
+        .import_entries(
+            &a,
+            list.id,
+            vec![NewEntry {
+                value: SignalValue::parse(SignalType::Sha256, &value).unwrap(),
+                category: Category::Baseline,
+                source: None,
+                assessor: None,
+            }],
+            json!({}),
+        )
+        .await
+        .unwrap();
+    let entry = env.store.entries(list.id, false, 0, 10).await.unwrap()[0].id;
+    let hit = env
+        .store
+        .record_hits(
+            &a,
+            tenant,
+            vec![NewHit {
+                org_id: org.id,
+                entry_id: entry,
+                list_id: list.id,
+                signal_type: SignalType::Sha256,
+                query_value: value.clone(),
+                distance: 0,
+                content_ref: Some("upload-77".into()),
+                content_url: Some("https://cdn.silent.example/u/77".into()),
+            }],
+        )
+        .await
+        .unwrap()
+        .remove(0);
+    let later = hit.deadline + Duration::days(30);
+    env.store.sweep_deadlines(later).await.unwrap();
+    let swept = env
+        .store
+        .sweep_deadlines(later + Duration::days(30))
+        .await
+        .unwrap();
+    let escalated = env.store.followup_hit(hit.id).await.unwrap().unwrap();
+    assert_eq!(
+        escalated.hit.state.to_string(),
+        "escalated",
+        "{swept:?} {escalated:?}"
+    );
+
+    let (s, v) = env.get(&esc("overdue-hits?status=open")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v[0]["escalation"]["hit_id"], hit.id);
+    assert_eq!(v[0]["escalation"]["source"], "hit");
+    assert_eq!(v[0]["org_name"], "Silent Host");
+    assert_eq!(v[0]["content_url"], "https://cdn.silent.example/u/77");
+    assert_eq!(v[0]["status"], "open");
+    let hit_esc = v[0]["escalation"]["id"].as_i64().unwrap();
+    let (_, v) = env
+        .get(&format!(
+            "/api/v1/regulator/tenants/{}/overdue-hits",
+            env.other_tenant
+        ))
+        .await;
+    assert_eq!(v.as_array().unwrap().len(), 0, "other tenant sees none");
+
+    // Opening an order from it picks it up and takes URL + digest from the hit.
+    let (s, v) = env
+        .post(
+            &env.orders(tenant),
+            json!({
+                "reference": "ORD-FROM-HIT",
+                "provider": {"name": "Silent Host", "email": "abuse@silent.example"},
+                "legal_basis": "art. 3 test act",
+                "deadline_hours": 24,
+                "escalations": [{"source": "hit", "id": hit_esc}],
+            }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let hit_order = v["id"].as_i64().unwrap();
+    assert_eq!(v["items"][0]["url"], "https://cdn.silent.example/u/77");
+    assert_eq!(v["items"][0]["sha256"], value.as_str());
+    let (_, v) = env.get(&esc("overdue-hits?status=open")).await;
+    assert_eq!(v.as_array().unwrap().len(), 0);
+    let (_, v) = env.get(&esc("overdue-hits?status=picked_up")).await;
+    assert_eq!(v[0]["escalation"]["order_id"], hit_order);
+    assert!(
+        v[0]["escalation"]["picked_up_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("admin:")
+    );
+    // Its evidence package carries the hit's audit trail.
+    let (s, p) = env
+        .get(&format!("{}/{hit_order}/evidence", env.orders(tenant)))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    let subjects: Vec<&str> = p["audit_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["subject"].as_str().unwrap())
+        .collect();
+    let hit_subject = format!("hit:{}", hit.id);
+    assert!(subjects.contains(&hit_subject.as_str()), "{subjects:?}");
+    assert!(
+        subjects.contains(&format!("hit_escalation:{hit_esc}").as_str()),
+        "{subjects:?}"
+    );
+    // An escalation without a usable item needs the items spelled out.
+    let (s, v) = env
+        .post(
+            &env.orders(tenant),
+            json!({
+                "reference": "ORD-NO-ITEMS",
+                "provider": {"name": "X", "email": "x@x.example"},
+                "legal_basis": "art. 3", "deadline_hours": 1,
+            }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    env.store.verify_audit_chain().await.unwrap();
+    env.stop().await;
+}

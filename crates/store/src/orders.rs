@@ -16,7 +16,7 @@ use schoon_core::order::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{Actor, StoreResult};
+use crate::{Actor, StoreError, StoreResult};
 
 /// Order id.
 pub type OrderId = i64;
@@ -255,6 +255,91 @@ pub struct ProviderReply {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Where a regulator escalation came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationSource {
+    /// A takedown case whose ladder reached the regulator rung (`case_escalations`).
+    Case,
+    /// A hit still overdue after the grace period (`escalations`, from the follow-up sweep).
+    Hit,
+}
+
+impl EscalationSource {
+    /// `case` or `hit`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EscalationSource::Case => "case",
+            EscalationSource::Hit => "hit",
+        }
+    }
+
+    /// The audit subject of an escalation record of this source.
+    pub fn subject(self, id: i64) -> String {
+        match self {
+            EscalationSource::Case => format!("case_escalation:{id}"),
+            EscalationSource::Hit => format!("hit_escalation:{id}"),
+        }
+    }
+}
+
+impl std::str::FromStr for EscalationSource {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "case" => Ok(EscalationSource::Case),
+            "hit" => Ok(EscalationSource::Hit),
+            other => Err(StoreError::Invalid(format!(
+                "escalation source must be case or hit, got {other:?}"
+            ))),
+        }
+    }
+}
+
+/// An escalation in the regulator officer's queue: an escalated takedown case or an overdue
+/// hit. Open until an officer picks it up (explicitly, or by opening an order from it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegulatorEscalation {
+    /// Where it came from.
+    pub source: EscalationSource,
+    /// Record id (per source).
+    pub id: i64,
+    /// Tenant.
+    pub tenant_id: TenantId,
+    /// The takedown case (source `case`).
+    pub case_id: Option<i64>,
+    /// The hit (source `hit`).
+    pub hit_id: Option<i64>,
+    /// The organisation that did not act (source `hit`).
+    pub org_id: Option<i64>,
+    /// Why it was escalated.
+    pub reason: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+    /// When an officer took it (set once).
+    pub picked_up_at: Option<DateTime<Utc>>,
+    /// Who took it.
+    pub picked_up_by: Option<String>,
+    /// The order opened from it.
+    pub order_id: Option<OrderId>,
+}
+
+impl RegulatorEscalation {
+    /// Whether an officer has taken it.
+    pub fn picked_up(&self) -> bool {
+        self.picked_up_at.is_some()
+    }
+}
+
+/// The audit chain's last event: what an evidence package pins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditHead {
+    /// Event id.
+    pub id: i64,
+    /// Its chain hash.
+    pub hash: String,
+}
+
 /// Regulator storage. Object-safe.
 #[async_trait]
 pub trait OrderStore: Send + Sync {
@@ -358,4 +443,45 @@ pub trait OrderStore: Send + Sync {
         tenant: Option<TenantId>,
         published_only: bool,
     ) -> StoreResult<Vec<ProviderReply>>;
+    /// A tenant's regulator escalations of one source, oldest first; `picked_up` filters open
+    /// (`Some(false)`) or taken (`Some(true)`) ones.
+    async fn regulator_escalations(
+        &self,
+        tenant: TenantId,
+        source: EscalationSource,
+        picked_up: Option<bool>,
+        limit: u32,
+    ) -> StoreResult<Vec<RegulatorEscalation>>;
+    /// One regulator escalation.
+    async fn regulator_escalation(
+        &self,
+        source: EscalationSource,
+        id: i64,
+    ) -> StoreResult<Option<RegulatorEscalation>>;
+    /// The escalations an order was opened from.
+    async fn order_escalations(&self, order: OrderId) -> StoreResult<Vec<RegulatorEscalation>>;
+    /// Marks an escalation taken by `actor` at `at` (the first pick-up stands) and links it
+    /// to `order` if given and none is linked yet; audited (`escalation.pick_up`, or
+    /// `escalation.link_order` when only the link is new). Returns the record and whether
+    /// anything changed. `Err(NotFound)` for no such record (or a police referral).
+    async fn pick_up_escalation(
+        &self,
+        actor: &Actor,
+        source: EscalationSource,
+        id: i64,
+        order: Option<OrderId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<(RegulatorEscalation, bool)>;
+    /// The audit chain's current head (None for an empty log).
+    async fn audit_head(&self) -> StoreResult<Option<AuditHead>>;
+    /// Records that an order's evidence package was exported (audit event
+    /// `order.evidence_exported` on `order:<id>` with `details`); returns that event as the
+    /// new head.
+    async fn record_evidence_export(
+        &self,
+        actor: &Actor,
+        id: OrderId,
+        details: serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> StoreResult<AuditHead>;
 }

@@ -246,7 +246,7 @@ pub enum ListCmd {
 /// Audit commands.
 #[derive(Debug, Subcommand)]
 pub enum AuditCmd {
-    /// Re-compute the hash chain.
+    /// Re-compute the hash chain (same as `schoon audit verify`).
     Verify,
     /// Print events as JSON lines.
     Show {
@@ -433,13 +433,10 @@ async fn exec(store: &SqliteStore, cmd: AdminCommand) -> anyhow::Result<ExitCode
             print_all(&store.hits(tenant, org, limit).await?)?
         }
         AdminCommand::User(cmd) => user_cmd(store, &actor, cmd).await?,
-        AdminCommand::Audit(AuditCmd::Verify) => match store.verify_audit_chain().await {
-            Ok(n) => println!("audit chain intact: {n} events"),
-            Err(e) => {
-                eprintln!("schoon: audit chain broken: {e}");
-                return Ok(ExitCode::from(1));
-            }
-        },
+        // Alias of `schoon audit verify`.
+        AdminCommand::Audit(AuditCmd::Verify) => {
+            return crate::cmd::audit::verify_and_print(store).await;
+        }
         AdminCommand::Audit(AuditCmd::Show { after, limit }) => {
             print_all(&store.audit_events(after, limit).await?)?
         }

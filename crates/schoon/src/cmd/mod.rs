@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod attribution;
+pub mod audit;
 pub mod followup;
 pub mod hash;
 pub mod index;

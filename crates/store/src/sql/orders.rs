@@ -1,20 +1,19 @@
 //! The SQL behind [`crate::orders`], compiled once per backend (see `crate::sqlite` and
 //! `crate::postgres`).
 
+use super::common::AuditWriter;
+use super::{Backend, Conn, DbRow};
+use crate::orders::*;
+use crate::{Actor, StoreError, StoreResult, parse_ts, ts};
+use crate::{opt_ts, parse_enum};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use schoon_core::TenantId;
 use schoon_core::order::{
-    AppealStatus, OrderDeadline, OrderDocument, OrderEvent, OrderItem, OrderState,
-    PenaltyAccrual, PenaltyTerms, ProviderContact, penalty_due, sweep_event,
-    transition,
+    AppealStatus, OrderDeadline, OrderDocument, OrderEvent, OrderItem, OrderState, PenaltyAccrual,
+    PenaltyTerms, ProviderContact, penalty_due, sweep_event, transition,
 };
 use sqlx::Row;
-use crate::{Actor, StoreError, StoreResult, parse_ts, ts};
-use super::common::AuditWriter;
-use super::{Backend, Conn, DbRow};
-use crate::orders::*;
-use crate::{opt_ts, parse_enum};
 
 fn db_cents(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -65,7 +64,7 @@ fn order_row(r: &DbRow, items: Vec<StoredItem>) -> StoreResult<Order> {
         overdue_at: opt_ts(r.try_get("overdue_at")?)?,
         due_at: opt_ts(r.try_get("due_at")?)?,
         penalty_terms: json_col(r.try_get("penalty_terms")?, "penalty_terms")?,
-        published: r.try_get::<i64, _>("published")? != 0,
+        published: r.try_get::<bool, _>("published")?,
         published_at: opt_ts(r.try_get("published_at")?)?,
         updated_at: parse_ts(r.try_get("updated_at")?)?,
         items,
@@ -89,10 +88,7 @@ async fn items_of(conn: &mut Conn, id: OrderId) -> StoreResult<Vec<StoredItem>> 
         .collect()
 }
 
-async fn orders_of_rows(
-    conn: &mut Conn,
-    rows: Vec<DbRow>,
-) -> StoreResult<Vec<Order>> {
+async fn orders_of_rows(conn: &mut Conn, rows: Vec<DbRow>) -> StoreResult<Vec<Order>> {
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let id: OrderId = r.try_get("id")?;
@@ -247,8 +243,8 @@ fn penalty_row(r: &DbRow) -> StoreResult<Penalty> {
         actor: r.try_get("actor")?,
         units: u64_col(r, "units")?,
         amount_cents: u64_col(r, "amount_cents")?,
-        capped: r.try_get::<i64, _>("capped")? != 0,
-        running: r.try_get::<i64, _>("running")? != 0,
+        capped: r.try_get::<bool, _>("capped")?,
+        running: r.try_get::<bool, _>("running")?,
         note: r.try_get("note")?,
     })
 }
@@ -752,7 +748,7 @@ impl OrderStore for Backend {
     async fn published_orders(&self, tenant: Option<TenantId>) -> StoreResult<Vec<Order>> {
         let mut conn = self.read.acquire().await?;
         let rows = sqlx::query(
-            "SELECT * FROM orders WHERE published = 1 AND ($1 IS NULL OR tenant_id = $1) \
+            "SELECT * FROM orders WHERE published = TRUE AND ($1 IS NULL OR tenant_id = $1) \
              ORDER BY id",
         )
         .bind(tenant)
@@ -827,7 +823,7 @@ impl OrderStore for Backend {
     ) -> StoreResult<Vec<ProviderReply>> {
         sqlx::query(
             "SELECT * FROM provider_replies WHERE ($1 IS NULL OR tenant_id = $1) \
-             AND ($2 = 0 OR published = 1) ORDER BY provider_name, tenant_id",
+             AND (NOT $2 OR published = TRUE) ORDER BY provider_name, tenant_id",
         )
         .bind(tenant)
         .bind(published_only)
@@ -837,6 +833,160 @@ impl OrderStore for Backend {
         .map(reply_row)
         .collect()
     }
+
+    async fn regulator_escalations(
+        &self,
+        tenant: TenantId,
+        source: EscalationSource,
+        picked_up: Option<bool>,
+        limit: u32,
+    ) -> StoreResult<Vec<RegulatorEscalation>> {
+        // The filter is one of three constant clauses, never caller text.
+        let filter = match picked_up {
+            None => "",
+            Some(false) => " AND picked_up_at IS NULL",
+            Some(true) => " AND picked_up_at IS NOT NULL",
+        };
+        let sql = format!(
+            "{} AND tenant_id = $1{filter} ORDER BY id LIMIT $2",
+            escalation_select(source)
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant)
+            .bind(i64::from(limit))
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(|r| escalation_row(source, r)).collect()
+    }
+
+    async fn regulator_escalation(
+        &self,
+        source: EscalationSource,
+        id: i64,
+    ) -> StoreResult<Option<RegulatorEscalation>> {
+        let mut conn = self.read.acquire().await?;
+        escalation_in(&mut conn, source, id).await
+    }
+
+    async fn order_escalations(&self, order: OrderId) -> StoreResult<Vec<RegulatorEscalation>> {
+        let mut out = Vec::new();
+        for source in [EscalationSource::Case, EscalationSource::Hit] {
+            let sql = format!(
+                "{} AND order_id = $1 ORDER BY id",
+                escalation_select(source)
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(order)
+                .fetch_all(&self.read)
+                .await?;
+            for r in &rows {
+                out.push(escalation_row(source, r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn pick_up_escalation(
+        &self,
+        actor: &Actor,
+        source: EscalationSource,
+        id: i64,
+        order: Option<OrderId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<(RegulatorEscalation, bool)> {
+        let mut tx = self.begin_write().await?;
+        let before = escalation_in(&mut tx, source, id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("{} escalation {id}", source.as_str())))?;
+        let table = match source {
+            EscalationSource::Case => "case_escalations",
+            EscalationSource::Hit => "escalations",
+        };
+        // COALESCE keeps the first pick-up and the first linked order.
+        let sql = format!(
+            "UPDATE {table} SET picked_up_at = COALESCE(picked_up_at, $1), \
+             picked_up_by = COALESCE(picked_up_by, $2), order_id = COALESCE(order_id, $3) \
+             WHERE id = $4"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ts(&at))
+            .bind(&actor.0)
+            .bind(order)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                    StoreError::NotFound(format!("order {order:?}"))
+                }
+                _ => StoreError::Database(e),
+            })?;
+        let after = escalation_in(&mut tx, source, id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("{} escalation {id}", source.as_str())))?;
+        let changed = after != before;
+        if changed {
+            let mut aw = AuditWriter::start(&mut tx).await?;
+            let action = if before.picked_up() {
+                "escalation.link_order"
+            } else {
+                "escalation.pick_up"
+            };
+            aw.append(
+                &mut tx,
+                Some(after.tenant_id),
+                actor,
+                action,
+                &source.subject(id),
+                serde_json::json!({
+                    "at": ts(&at), "source": source.as_str(), "case_id": after.case_id,
+                    "hit_id": after.hit_id, "order_id": after.order_id,
+                }),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok((after, changed))
+    }
+
+    async fn audit_head(&self) -> StoreResult<Option<AuditHead>> {
+        let mut conn = self.read.acquire().await?;
+        head_in(&mut conn).await
+    }
+
+    async fn record_evidence_export(
+        &self,
+        actor: &Actor,
+        id: OrderId,
+        details: serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> StoreResult<AuditHead> {
+        let mut tx = self.begin_write().await?;
+        let tenant: TenantId = sqlx::query_scalar("SELECT tenant_id FROM orders WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
+        let mut aw = AuditWriter::start(&mut tx).await?;
+        let mut details = details;
+        if let Some(map) = details.as_object_mut() {
+            map.insert("at".into(), serde_json::Value::String(ts(&at)));
+        }
+        aw.append(
+            &mut tx,
+            Some(tenant),
+            actor,
+            "order.evidence_exported",
+            &format!("order:{id}"),
+            details,
+        )
+        .await?;
+        let head = head_in(&mut tx)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("audit log empty after an append".into()))?;
+        tx.commit().await?;
+        Ok(head)
+    }
 }
 
 fn reply_row(r: &DbRow) -> StoreResult<ProviderReply> {
@@ -844,8 +994,65 @@ fn reply_row(r: &DbRow) -> StoreResult<ProviderReply> {
         tenant_id: r.try_get("tenant_id")?,
         provider_name: r.try_get("provider_name")?,
         text: r.try_get("text")?,
-        published: r.try_get::<i64, _>("published")? != 0,
+        published: r.try_get::<bool, _>("published")?,
         published_at: opt_ts(r.try_get("published_at")?)?,
         updated_at: parse_ts(r.try_get("updated_at")?)?,
     })
+}
+
+/// Columns of a regulator escalation, the same for both sources (NULL where a source has none).
+fn escalation_select(source: EscalationSource) -> &'static str {
+    match source {
+        EscalationSource::Case => {
+            "SELECT id, tenant_id, case_id, CAST(NULL AS BIGINT) AS hit_id, \
+             CAST(NULL AS BIGINT) AS org_id, reason, created_at, picked_up_at, picked_up_by, \
+             order_id FROM case_escalations WHERE kind = 'regulator'"
+        }
+        EscalationSource::Hit => {
+            "SELECT id, tenant_id, CAST(NULL AS BIGINT) AS case_id, hit_id, org_id, reason, \
+             created_at, picked_up_at, picked_up_by, order_id FROM escalations WHERE TRUE"
+        }
+    }
+}
+
+fn escalation_row(source: EscalationSource, r: &DbRow) -> StoreResult<RegulatorEscalation> {
+    Ok(RegulatorEscalation {
+        source,
+        id: r.try_get("id")?,
+        tenant_id: r.try_get("tenant_id")?,
+        case_id: r.try_get("case_id")?,
+        hit_id: r.try_get("hit_id")?,
+        org_id: r.try_get("org_id")?,
+        reason: r.try_get("reason")?,
+        created_at: parse_ts(r.try_get("created_at")?)?,
+        picked_up_at: opt_ts(r.try_get("picked_up_at")?)?,
+        picked_up_by: r.try_get("picked_up_by")?,
+        order_id: r.try_get("order_id")?,
+    })
+}
+
+async fn escalation_in(
+    conn: &mut Conn,
+    source: EscalationSource,
+    id: i64,
+) -> StoreResult<Option<RegulatorEscalation>> {
+    let sql = format!("{} AND id = $1", escalation_select(source));
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| escalation_row(source, &r)).transpose()
+}
+
+async fn head_in(conn: &mut Conn) -> StoreResult<Option<AuditHead>> {
+    let row = sqlx::query("SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| {
+        Ok(AuditHead {
+            id: r.try_get("id")?,
+            hash: r.try_get("hash")?,
+        })
+    })
+    .transpose()
 }
