@@ -80,7 +80,7 @@ try {
     page.click(`#portal-notice-${NOTICE} a`),
   ]);
   assert.ok((await page.textContent("#portal-notice-urls")).includes(URL_TEXT));
-  await page.getByLabel(/^Acknowledge/).check();
+  await page.getByLabel(/Acknowledge: we are acting/).check();
   await page.getByLabel("Statement").fill("Removed, ticket 4711.");
   await page.setInputFiles("#statement-file", {
     name: "ticket.txt",
