@@ -7,6 +7,7 @@
 
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
+import crypto from "node:crypto";
 import path from "node:path";
 
 const env = (k) => {
@@ -28,6 +29,39 @@ const browser = await chromium.launch({
   headless: true,
   args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
 });
+
+// RFC 6238 TOTP (HMAC-SHA1, 30 s steps, 6 digits) over RFC 4226 HOTP, written here so the
+// test does not trust the server's own implementation.
+function base32Decode(text) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const ch of text.replace(/[\s=]/g, "").toUpperCase()) {
+    const i = alphabet.indexOf(ch);
+    if (i < 0) throw new Error(`not base32: ${ch}`);
+    value = (value << 5) | i;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+function totp(secretB32, unixMs = Date.now()) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(unixMs / 1000 / 30)));
+  const h = crypto.createHmac("sha1", base32Decode(secretB32)).update(counter).digest();
+  const o = h[h.length - 1] & 0x0f;
+  const bin = ((h[o] & 0x7f) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3];
+  return String(bin % 1_000_000).padStart(6, "0");
+}
+
+// RFC 6238 appendix B, SHA-1 rows (8 digits there; the last 6 are the 6-digit code).
+assert.equal(totp("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", 59_000), "287082");
+assert.equal(totp("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", 1_111_111_109_000), "081804");
 
 function step(name) {
   console.log(`- ${name}`);
@@ -246,6 +280,31 @@ try {
     const { ctx: c2, page: p2 } = await newPage();
     await login(p2, "nina", "another long password");
     await p2.waitForURL(/\/ui\/queues/);
+
+    step("nina enables TOTP on the account page with a code computed here");
+    await p2.goto(`${BASE}/ui/account`);
+    const secret = await p2.inputValue("#secret");
+    assert.match(secret, /^[A-Z2-7]{32}$/);
+    await p2.fill("#setup-code", "000000" === totp(secret) ? "111111" : "000000");
+    await Promise.all([p2.waitForLoadState("load"), p2.click('form[action="/ui/account/totp"] button')]);
+    assert.match(await p2.textContent(".flash"), /niet geldig|not valid/, "a wrong code must not enable TOTP");
+    // The page shows a fresh secret after every load: use the one shown now.
+    const secret2 = await p2.inputValue("#secret");
+    await p2.fill("#setup-code", totp(secret2));
+    await Promise.all([p2.waitForLoadState("load"), p2.click('form[action="/ui/account/totp"] button')]);
+    assert.doesNotMatch(await p2.textContent(".flash"), /niet geldig|not valid/);
+    await shot(p2, "totp-enabled");
+    await logout(p2);
+
+    step("login now asks for the second factor; a wrong code is refused, the right one works");
+    await login(p2, "nina", "another long password");
+    await p2.waitForURL(/\/ui\/login\/totp/);
+    const good = totp(secret2);
+    await p2.fill("#code", good === "123456" ? "654321" : "123456");
+    await Promise.all([p2.waitForLoadState("load"), p2.click('form[action="/ui/login/totp"] button')]);
+    assert.ok(await p2.isVisible("#totp-error"), "wrong code must be refused");
+    await p2.fill("#code", totp(secret2));
+    await Promise.all([p2.waitForURL(/\/ui\/queues/), p2.click('form[action="/ui/login/totp"] button')]);
     await c2.close();
   }
   console.log("ok");

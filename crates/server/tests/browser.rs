@@ -2,7 +2,8 @@
 //! data directory, a loopback website with synthetic images that is reported, users seeded in
 //! two tenants, then `node tests/browser/ui.mjs` drives Debian's Chromium through
 //! `playwright-core` (login, lock-out, blur until reveal, classification by mouse and by
-//! keyboard only, 4-eyes verification, tenant isolation, language switch, admin page).
+//! keyboard only, 4-eyes verification, tenant isolation, language switch, admin page, TOTP set
+//! up on the account page and a login with a code computed by the script).
 //!
 //! Needs `/usr/bin/chromium` and `tests/browser/node_modules` (`.ci/prepare` installs both).
 //! Without them the browser test is skipped with a message, unless `SCHOON_REQUIRE_BROWSER=1`
@@ -122,9 +123,30 @@ async fn analyst_and_verifier_work_a_report_in_a_real_browser() {
         e.subject == format!("item:{foreign_item}")
             && (e.action == "item.reveal" || e.action == "item.evidence_view")
     }));
+    // Nina (created by the admin) enabled TOTP on her account page and logged in with a code
+    // the script computed itself.
+    let (nina, _) = store.user_by_username("nina").await.unwrap().unwrap();
+    assert!(nina.totp_secret.is_some(), "TOTP not enabled for nina");
+    let nina_subject = format!("user:{}", nina.id);
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == "user.totp_set" && e.subject == nina_subject)
+    );
+    let totp_set = events
+        .iter()
+        .position(|e| e.action == "user.totp_set" && e.subject == nina_subject)
+        .unwrap();
+    assert!(
+        events[totp_set..]
+            .iter()
+            .any(|e| e.action == "user.login_ok" && e.subject == nina_subject),
+        "no complete login after TOTP was enabled"
+    );
     store.verify_audit_chain().await.unwrap();
     store.close().await;
     assert!(out_dir.join("queues.png").exists());
+    assert!(out_dir.join("totp-enabled.png").exists());
 }
 
 /// Without the plain-HTTP development switch the session cookie is `Secure`, `HttpOnly`,
