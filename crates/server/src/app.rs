@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
-use store::{Actor, NewTenant, SqliteStore, Store};
+use store::{Actor, NewTenant, Store, StoreError};
 use tokio::sync::Semaphore;
 
 use crate::auth::{AuthCache, KeyLimiter};
@@ -219,6 +219,21 @@ async fn openapi_json() -> Response {
     resp
 }
 
+/// Liveness, readiness and metrics: what every role serves.
+fn ops_routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+/// The router of a `worker` node: only the ops routes (everything else is a 404 problem).
+pub fn ops_router(state: AppState) -> Router {
+    ops_routes()
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
 /// The full router.
 pub fn router(state: AppState) -> Router {
     let l = &state.config.limits;
@@ -274,10 +289,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/admin/audit/verify", get(admin::audit_verify))
         .layer(json_limit);
 
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+    ops_routes()
         .route("/api/openapi.json", get(openapi_json))
         .merge(check_api)
         .merge(crate::classify::routes(json_limit))
@@ -305,11 +317,14 @@ pub struct Bootstrap {
 }
 
 /// On an empty database: creates the first tenant and an admin token. `None` otherwise.
+///
+/// Safe when several nodes start at once on one database: the tenant name is UNIQUE, so exactly
+/// one node's insert commits; the others get a conflict, create no token and go on.
 pub async fn bootstrap(store: &dyn Store, tenant_name: &str) -> anyhow::Result<Option<Bootstrap>> {
     if !store.tenants().await?.is_empty() || !store.api_keys(None).await?.is_empty() {
         return Ok(None);
     }
-    let tenant = store
+    let created = store
         .create_tenant(
             &Actor::system(),
             NewTenant {
@@ -318,9 +333,70 @@ pub async fn bootstrap(store: &dyn Store, tenant_name: &str) -> anyhow::Result<O
                 hit_deadline_hours: schoon_core::policy::DEFAULT_HIT_DEADLINE_HOURS,
             },
         )
-        .await?;
+        .await;
+    let tenant = match created {
+        Ok(t) => t,
+        Err(StoreError::Conflict(_)) => {
+            tracing::info!("another node created the first tenant; skipping first-start set-up");
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let admin = ops::create_admin_token(store, &Actor::system(), "first admin token").await?;
     Ok(Some(Bootstrap { tenant, admin }))
+}
+
+/// Opens the configured database: `database_url` (PostgreSQL URL or SQLite path) or the data
+/// directory's `schoon.db`; runs the migrations.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let spec = config.database_spec();
+    if !crate::config::is_postgres_url(&spec)
+        && let Some(parent) = std::path::Path::new(&spec).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)?;
+    }
+    Ok(store::open_database(&spec).await?)
+}
+
+/// The database spec for logs: a URL without its password.
+pub fn redact_database(spec: &str) -> String {
+    if !crate::config::is_postgres_url(spec) {
+        return spec.to_string();
+    }
+    match url::Url::parse(spec) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "postgres://(unparsable URL)".to_string(),
+    }
+}
+
+/// An exclusive lock on `<data_dir>/.startup.lock`, held while a process opens the database and
+/// creates its key files, so processes sharing a data directory never race there.
+struct StartupLock(std::fs::File);
+
+impl StartupLock {
+    async fn acquire(data_dir: &std::path::Path) -> anyhow::Result<StartupLock> {
+        let path = data_dir.join(".startup.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        // Blocks until the process holding it has started; do not stall the runtime meanwhile.
+        let file = tokio::task::spawn_blocking(move || file.lock().map(|()| file)).await??;
+        Ok(StartupLock(file))
+    }
+}
+
+impl Drop for StartupLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
 }
 
 /// Sets up JSON (or text) logs on stderr; `RUST_LOG` overrides the default `info` level.
@@ -345,17 +421,34 @@ pub async fn run(
     on_listen: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)?;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.database_path()).await?);
-    if let Some(b) = bootstrap(store.as_ref(), &config.first_tenant).await? {
-        on_bootstrap(&b);
+    let role = config.role;
+    tracing::info!(
+        role = %role,
+        api = role.serves_api(),
+        jobs = role.runs_jobs(),
+        database = %redact_database(&config.database_spec()),
+        data_dir = %config.data_dir.display(),
+        "starting"
+    );
+    // Processes sharing this data directory start one at a time: key files (link key, vault
+    // keys, order-signing key) are created on first start, and SQLite migrations must not race.
+    let startup = StartupLock::acquire(&config.data_dir).await?;
+    let store = open_store(&config).await?;
+    match bootstrap(store.as_ref(), &config.first_tenant).await? {
+        Some(b) => on_bootstrap(&b),
+        // Let go of the callback now: a caller waiting on it learns there was no first start.
+        None => drop(on_bootstrap),
     }
     let state = AppState::new(store.clone(), config.clone())?;
+    drop(startup);
     state.matchers.refresh_changed().await?;
     state
         .metrics
         .entries
         .set(state.matchers.total_entries() as i64);
 
+    // Every role follows list changes made by other nodes and `schoon admin` by polling the
+    // list versions: API nodes answer checks with it, workers match fetched media with it.
     let poll = Duration::from_millis(config.matcher.poll_interval_ms.max(100));
     let poller_state = state.clone();
     tokio::spawn(async move {
@@ -369,24 +462,33 @@ pub async fn run(
         }
     });
 
-    // One job runner for every kind; modules register their handlers here.
-    let mut runner = crate::worker::JobRunner::new(state.clone(), "serve");
-    followup::register(&mut runner);
-    crate::takedown::register(&mut runner);
-    crate::regulator::register(&mut runner);
-    runner.spawn(Duration::from_secs(5));
+    if role.runs_jobs() {
+        // One job runner for every kind; modules register their handlers here. Several workers
+        // share the queue: claims are leased, ticks are idempotent (ARCHITECTURE.md, "Several
+        // nodes").
+        let mut runner = crate::worker::JobRunner::new(state.clone(), "serve");
+        followup::register(&mut runner);
+        crate::takedown::register(&mut runner);
+        crate::regulator::register(&mut runner);
+        runner.spawn(Duration::from_millis(config.jobs.interval_ms.max(50)));
 
-    if config.reports.worker {
-        tokio::spawn(crate::report_worker::run(state.clone()));
+        if config.reports.worker {
+            tokio::spawn(crate::report_worker::run(state.clone()));
+        }
     }
 
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, data_dir = %config.data_dir.display(), "listening");
+    tracing::info!(%addr, role = %role, data_dir = %config.data_dir.display(), "listening");
     on_listen(addr);
+    let app = if role.serves_api() {
+        router(state)
+    } else {
+        ops_router(state)
+    };
     axum::serve(
         listener,
-        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;

@@ -15,8 +15,15 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// Data directory (holds `schoon.db`).
+    /// Data directory (holds `schoon.db` unless `database_url` is set, and always the evidence
+    /// vault, the key files and the attribution data).
     pub data_dir: PathBuf,
+    /// The database: a `postgres://…` URL or a SQLite file path. `None`: `<data_dir>/schoon.db`.
+    /// TOML `database_url`, env `SCHOON_DATABASE_URL`, flag `--database`.
+    pub database_url: Option<String>,
+    /// Which parts of the service this process runs (`api`, `worker` or `all`).
+    /// TOML `role`, env `SCHOON_ROLE`, flag `--role`.
+    pub role: Role,
     /// `json` (default) or `text` logs.
     pub log_format: String,
     /// Name of the tenant created on first start.
@@ -35,6 +42,66 @@ pub struct Config {
     pub takedown: crate::takedown::TakedownConfig,
     /// Web UI (sessions, lock-out, plain-HTTP development).
     pub ui: crate::ui::UiConfig,
+    /// The job runner (round spacing, lease of a claimed job).
+    pub jobs: JobsConfig,
+}
+
+/// Which parts of the service a process runs; several processes share one database.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The HTTP API, the web UI and the matcher poller; no job runner, no report worker.
+    Api,
+    /// The job runner, the report worker and the matcher poller; HTTP only for the ops routes
+    /// (`/healthz`, `/readyz`, `/metrics`).
+    Worker,
+    /// Everything in one process (the default).
+    #[default]
+    All,
+}
+
+impl Role {
+    /// Serves the HTTP API and the web UI.
+    pub fn serves_api(self) -> bool {
+        matches!(self, Role::Api | Role::All)
+    }
+
+    /// Runs the job runner and the report worker.
+    pub fn runs_jobs(self) -> bool {
+        matches!(self, Role::Worker | Role::All)
+    }
+
+    /// The name used in configuration and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Api => "api",
+            Role::Worker => "worker",
+            Role::All => "all",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A role name that is not `api`, `worker` or `all`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role {0:?} (expected api, worker or all)")]
+pub struct UnknownRole(pub String);
+
+impl std::str::FromStr for Role {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Role, UnknownRole> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "api" => Ok(Role::Api),
+            "worker" => Ok(Role::Worker),
+            "all" => Ok(Role::All),
+            _ => Err(UnknownRole(s.to_string())),
+        }
+    }
 }
 
 /// Request size and concurrency limits.
@@ -74,6 +141,26 @@ pub struct FetchConfig {
     pub timeout_secs: u64,
 }
 
+/// Job runner settings (`[jobs]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JobsConfig {
+    /// Milliseconds between job rounds (ticks, then due jobs).
+    pub interval_ms: u64,
+    /// Seconds a claimed job stays leased: a job of a worker that died returns to the queue
+    /// after this long (keep it above the slowest job's run time).
+    pub lease_secs: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        JobsConfig {
+            interval_ms: 5000,
+            lease_secs: 300,
+        }
+    }
+}
+
 /// Matcher refresh settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -88,6 +175,8 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("schoon-data"),
+            database_url: None,
+            role: Role::All,
             log_format: "json".into(),
             first_tenant: "default".into(),
             limits: LimitsConfig::default(),
@@ -97,6 +186,7 @@ impl Default for Config {
             reports: crate::reports::ReportsConfig::default(),
             takedown: crate::takedown::TakedownConfig::default(),
             ui: crate::ui::UiConfig::default(),
+            jobs: JobsConfig::default(),
         }
     }
 }
@@ -154,5 +244,57 @@ impl Config {
     /// The SQLite database file inside the data directory.
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("schoon.db")
+    }
+
+    /// What to open: `database_url` if set (and not blank), else the data directory's SQLite file.
+    pub fn database_spec(&self) -> String {
+        match self.database_url.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => url.to_string(),
+            _ => self.database_path().to_string_lossy().into_owned(),
+        }
+    }
+
+    /// Whether the database is PostgreSQL (a `postgres://` or `postgresql://` URL).
+    pub fn is_postgres(&self) -> bool {
+        is_postgres_url(&self.database_spec())
+    }
+}
+
+/// Whether `spec` names a PostgreSQL database rather than a SQLite file.
+pub fn is_postgres_url(spec: &str) -> bool {
+    let s = spec.trim_start();
+    s.starts_with("postgres://") || s.starts_with("postgresql://")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_parses_and_defaults_to_all() {
+        assert_eq!(Config::default().role, Role::All);
+        assert_eq!("API".parse::<Role>(), Ok(Role::Api));
+        assert_eq!("worker".parse::<Role>(), Ok(Role::Worker));
+        assert!("both".parse::<Role>().is_err());
+        assert!(Role::Api.serves_api() && !Role::Api.runs_jobs());
+        assert!(!Role::Worker.serves_api() && Role::Worker.runs_jobs());
+    }
+
+    #[test]
+    fn database_and_role_from_toml() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("schoon.toml");
+        std::fs::write(
+            &f,
+            "role = \"worker\"\ndatabase_url = \"postgres://db.example/schoon\"\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&f)).unwrap();
+        assert_eq!(c.role, Role::Worker);
+        assert!(c.is_postgres());
+        assert_eq!(c.database_spec(), "postgres://db.example/schoon");
+        let d = Config::default();
+        assert!(!d.is_postgres());
+        assert!(d.database_spec().ends_with("schoon.db"));
     }
 }

@@ -48,12 +48,14 @@ impl JobRunner {
     /// A runner with no handlers. `worker` names this process in job leases (the process id
     /// is appended, so two processes never share a lease name).
     pub fn new(state: AppState, worker: &str) -> JobRunner {
+        // A dead worker's jobs come back after the lease (`[jobs] lease_secs`).
+        let lease = chrono::Duration::seconds(state.config.jobs.lease_secs.clamp(1, 86_400) as i64);
         JobRunner {
             state,
             worker: format!("{worker}-{}", std::process::id()),
             handlers: HashMap::new(),
             ticks: Vec::new(),
-            lease: chrono::Duration::minutes(5),
+            lease,
             batch: 16,
         }
     }
