@@ -14,6 +14,13 @@ fn schoon() -> Command {
 /// A data directory with a few audited changes; returns the events as recorded.
 async fn seed(dir: &Path) -> Vec<schoon_core::audit::AuditEvent> {
     let store = SqliteStore::open(&dir.join("schoon.db")).await.unwrap();
+    let events = seed_store(&store).await;
+    store.close().await;
+    events
+}
+
+/// A few audited changes (three tenants with an organisation each); the events as recorded.
+async fn seed_store(store: &dyn Store) -> Vec<schoon_core::audit::AuditEvent> {
     let a = Actor("test".into());
     for name in ["nl", "be", "de"] {
         let t = store
@@ -33,7 +40,6 @@ async fn seed(dir: &Path) -> Vec<schoon_core::audit::AuditEvent> {
             .unwrap();
     }
     let events = store.audit_events(0, 1000).await.unwrap();
-    store.close().await;
     assert!(events.len() >= 6, "{events:?}");
     events
 }
@@ -165,6 +171,90 @@ async fn a_deleted_middle_event_is_detected_at_the_next_one() {
     assert!(
         stderr.contains(&format!("broken at event {next}:"))
             && stderr.contains("prev_hash does not match"),
+        "{stderr}"
+    );
+}
+
+/// The same on PostgreSQL (a fresh schema, chosen through the URL's `options`), when
+/// `SCHOON_TEST_DATABASE_URL` is set; `SCHOON_REQUIRE_DATABASE=1` makes its absence a failure.
+#[tokio::test]
+async fn postgres_chain_verifies_and_an_edit_is_named() {
+    let url = match std::env::var("SCHOON_TEST_DATABASE_URL") {
+        Ok(u) if !u.is_empty() => u,
+        _ => {
+            assert_ne!(
+                std::env::var("SCHOON_REQUIRE_DATABASE").as_deref(),
+                Ok("1"),
+                "SCHOON_REQUIRE_DATABASE=1 but SCHOON_TEST_DATABASE_URL is unset"
+            );
+            eprintln!("SKIPPED on PostgreSQL: SCHOON_TEST_DATABASE_URL is unset");
+            return;
+        }
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let schema = format!(
+        "schoon_t_audit_{}_{:x}",
+        std::process::id(),
+        nanos & 0xffff_ffff
+    );
+    let outcome = tokio::spawn(postgres_body(url.clone(), schema.clone())).await;
+    store::PgStore::drop_schema(&url, &schema).await.unwrap();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn postgres_body(url: String, schema: String) {
+    use sqlx::{ConnectOptions, Connection};
+    let store = store::PgStore::open_fresh_schema(&url, &schema)
+        .await
+        .unwrap();
+    let events = seed_store(&store).await;
+    store.close().await;
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let db = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    let head = events.last().unwrap();
+    let out = schoon()
+        .args(["audit", "verify", "--database", &db])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("head: event {} hash {}", head.id, head.hash)),
+        "{stdout}"
+    );
+
+    let victim = events[events.len() / 2].id;
+    let opts: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+    let mut c = opts
+        .options([("search_path", schema.as_str())])
+        .connect()
+        .await
+        .unwrap();
+    // Someone with write access to the database can switch the append-only triggers off.
+    sqlx::raw_sql("ALTER TABLE audit_events DISABLE TRIGGER USER")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let r = sqlx::query(r#"UPDATE audit_events SET details = '{"tampered":true}' WHERE id = $1"#)
+        .bind(victim)
+        .execute(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(r.rows_affected(), 1);
+    c.close().await.unwrap();
+    let out = schoon()
+        .args(["audit", "verify", "--database", &db])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&format!("broken at event {victim}:")),
         "{stderr}"
     );
 }
