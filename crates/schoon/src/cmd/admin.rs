@@ -58,6 +58,23 @@ pub enum AdminCommand {
     /// Web UI users (the first admin, analysts, providers…).
     #[command(subcommand)]
     User(UserCmd),
+    /// Apply pending database migrations and print the applied versions (run before starting
+    /// several nodes on a new version).
+    Migrate {
+        /// Database: `postgres://…` URL or SQLite file (default: `<data>/schoon.db`, or
+        /// `SCHOON_DATABASE_URL` when `--data` is not given).
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
+    },
+    /// Online backup of a SQLite database to DEST (a new file); for PostgreSQL prints the
+    /// `pg_dump` command to use and exits 2.
+    Backup {
+        /// The backup file to create (never overwritten).
+        dest: PathBuf,
+        /// Database: `postgres://…` URL or SQLite file (default as for `migrate`).
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
+    },
 }
 
 /// Web UI user commands.
@@ -273,6 +290,16 @@ fn print_all<T: serde::Serialize>(v: &[T]) -> anyhow::Result<()> {
 
 /// Runs an admin command.
 pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
+    use crate::cmd::dbops;
+    match &args.command {
+        AdminCommand::Migrate { database } => {
+            return dbops::migrate(&dbops::Target::resolve(database.clone(), args.data));
+        }
+        AdminCommand::Backup { dest, database } => {
+            return dbops::backup(&dbops::Target::resolve(database.clone(), args.data), dest);
+        }
+        _ => {}
+    }
     let data = args.data.unwrap_or_else(|| PathBuf::from("schoon-data"));
     std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -439,6 +466,10 @@ async fn exec(store: &SqliteStore, cmd: AdminCommand) -> anyhow::Result<ExitCode
         }
         AdminCommand::Audit(AuditCmd::Show { after, limit }) => {
             print_all(&store.audit_events(after, limit).await?)?
+        }
+        // Dispatched in `run` before a store is opened (they choose their own database).
+        AdminCommand::Migrate { .. } | AdminCommand::Backup { .. } => {
+            bail!("migrate and backup are handled before opening the store")
         }
     }
     Ok(ExitCode::SUCCESS)

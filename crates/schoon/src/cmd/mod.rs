@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod attribution;
 pub mod audit;
+pub mod dbops;
 pub mod followup;
 pub mod hash;
 pub mod index;

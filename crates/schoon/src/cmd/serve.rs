@@ -1,5 +1,6 @@
 //! `schoon serve`: the hash-check service (API, admin API, metrics) on an embedded SQLite
-//! database in a data directory.
+//! database in a data directory, or on PostgreSQL (`--database postgres://…`); `--role` splits
+//! it into API and worker processes that share one database.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,6 +21,13 @@ pub struct ServeArgs {
     /// Address to listen on, e.g. `127.0.0.1:8080` (port 0 picks a free port).
     #[arg(long)]
     pub listen: Option<SocketAddr>,
+    /// Database: `postgres://user@host/db` or a SQLite file path (default `<data>/schoon.db`).
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
+    /// What this process runs: `api` (HTTP API + UI), `worker` (jobs; only /healthz,
+    /// /readyz and /metrics over HTTP) or `all` (default).
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<server::config::Role>,
 }
 
 /// Runs the service until Ctrl-C or SIGTERM.
@@ -31,6 +39,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(l) = args.listen {
         config.listen = l;
+    }
+    if let Some(db) = args.database {
+        config.database_url = Some(db);
+    }
+    if let Some(r) = args.role {
+        config.role = r;
     }
     server::init_logging(&config.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
