@@ -1,12 +1,14 @@
-//! Storage for schoon: the [`Store`] trait and its SQLite implementation.
+//! Storage for schoon: the [`Store`] trait and its SQLite ([`SqliteStore`]) and PostgreSQL
+//! ([`PgStore`]) implementations; [`open_database`] picks one from a path or URL.
 //!
-//! Handlers only see `Arc<dyn Store>`, so the PostgreSQL backend ([scale]) can follow without
-//! touching them. Every state-changing method writes its audit event (hash-chained, see
-//! [`schoon_core::audit`]) in the same transaction as the change; a change without its audit
-//! record cannot commit.
+//! Handlers only see `Arc<dyn Store>`. Both backends compile the same SQL (`src/sql/`). Every
+//! state-changing method writes its audit event (hash-chained, see [`schoon_core::audit`]) in
+//! the same transaction as the change; a change without its audit record cannot commit.
 //!
 //! Timestamps are stored as fixed-width RFC 3339 UTC text with microseconds ([`ts`]), which
 //! sorts correctly as text and is the same in both backends.
+
+#![allow(clippy::duplicate_mod)] // src/sql/*.rs is compiled once per backend, on purpose
 
 pub mod accounts;
 pub mod casework;

@@ -2,21 +2,23 @@
 //! and their expiry, one-time TOTP steps, exposure counters bound to the tenant, and the audit
 //! trail of every change.
 
+#[macro_use]
+mod common;
+use common::{Backend, TestDb};
+use std::sync::Arc;
+
 use chrono::{Duration, NaiveDate};
 use schoon_core::audit::now;
 use store::accounts::{Language, NewSession, NewUser, Role, SessionStage};
-use store::{AccountStore, Actor, NewTenant, SqliteStore, Store, StoreError};
+use store::{Actor, NewTenant, Store, StoreError};
 
-async fn open() -> (tempfile::TempDir, SqliteStore, i64) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(&dir.path().join("schoon.db"))
-        .await
-        .unwrap();
-    let t = tenant(&s, "nl").await;
+async fn open(b: &Backend) -> (TestDb, Arc<dyn Store>, i64) {
+    let (dir, s) = common::store(b).await;
+    let t = tenant(&*s, "nl").await;
     (dir, s, t)
 }
 
-async fn tenant(s: &SqliteStore, name: &str) -> i64 {
+async fn tenant(s: &dyn Store, name: &str) -> i64 {
     s.create_tenant(
         &Actor("test".into()),
         NewTenant {
@@ -51,7 +53,7 @@ fn session(id: &str, stage: SessionStage) -> NewSession {
     }
 }
 
-async fn actions(s: &SqliteStore, subject: &str) -> Vec<String> {
+async fn actions(s: &dyn Store, subject: &str) -> Vec<String> {
     s.audit_events(0, 10_000)
         .await
         .unwrap()
@@ -61,10 +63,9 @@ async fn actions(s: &SqliteStore, subject: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn users_are_unique_and_providers_belong_to_an_org_of_their_tenant() {
-    let (_d, s, t) = open().await;
-    let other = tenant(&s, "be").await;
+async fn users_are_unique_and_providers_belong_to_an_org_of_their_tenant(b: Backend) {
+    let (_d, s, t) = open(&b).await;
+    let other = tenant(&*s, "be").await;
     let admin = Actor("cli:root".into());
     let u = s
         .create_user(&admin, new_user(t, "anna", Role::Analyst))
@@ -114,15 +115,14 @@ async fn users_are_unique_and_providers_belong_to_an_org_of_their_tenant() {
         .collect();
     assert_eq!(names, ["anna", "prov"]);
     assert_eq!(
-        actions(&s, &format!("user:{}", u.id)).await,
+        actions(&*s, &format!("user:{}", u.id)).await,
         ["user.created"]
     );
     s.verify_audit_chain().await.unwrap();
 }
 
-#[tokio::test]
-async fn five_failures_lock_for_the_given_time_and_a_login_resets_the_count() {
-    let (_d, s, t) = open().await;
+async fn five_failures_lock_for_the_given_time_and_a_login_resets_the_count(b: Backend) {
+    let (_d, s, t) = open(&b).await;
     let u = s
         .create_user(&Actor::system(), new_user(t, "bob", Role::Analyst))
         .await
@@ -161,16 +161,15 @@ async fn five_failures_lock_for_the_given_time_and_a_login_resets_the_count() {
         .unwrap();
     assert_eq!(s.user(u.id).await.unwrap().unwrap().failed_logins, 0);
 
-    let acts = actions(&s, &format!("user:{}", u.id)).await;
+    let acts = actions(&*s, &format!("user:{}", u.id)).await;
     assert_eq!(acts.iter().filter(|a| *a == "user.login_failed").count(), 6);
     assert_eq!(acts.iter().filter(|a| *a == "user.lockout").count(), 1);
     assert_eq!(acts.last().map(String::as_str), Some("user.login_ok"));
     s.verify_audit_chain().await.unwrap();
 }
 
-#[tokio::test]
-async fn sessions_expire_end_and_totp_steps_count_once() {
-    let (_d, s, t) = open().await;
+async fn sessions_expire_end_and_totp_steps_count_once(b: Backend) {
+    let (_d, s, t) = open(&b).await;
     let u = s
         .create_user(&Actor::system(), new_user(t, "carla", Role::Verifier))
         .await
@@ -231,7 +230,7 @@ async fn sessions_expire_end_and_totp_steps_count_once() {
         Err(StoreError::Conflict(_))
     ));
 
-    let acts = actions(&s, &format!("user:{}", u.id)).await;
+    let acts = actions(&*s, &format!("user:{}", u.id)).await;
     for want in [
         "user.created",
         "user.totp_set",
@@ -247,13 +246,11 @@ async fn sessions_expire_end_and_totp_steps_count_once() {
     s.verify_audit_chain().await.unwrap();
 }
 
-#[tokio::test]
-async fn reveals_count_per_day_and_only_for_items_of_the_users_tenant() {
+async fn reveals_count_per_day_and_only_for_items_of_the_users_tenant(b: Backend) {
     use schoon_core::report::SourceKind;
-    use store::ReportStore;
     use store::reports::NewReport;
-    let (_d, s, t) = open().await;
-    let other = tenant(&s, "de").await;
+    let (_d, s, t) = open(&b).await;
+    let other = tenant(&*s, "de").await;
     let u = s
         .create_user(&Actor::system(), new_user(t, "dirk", Role::Analyst))
         .await
@@ -309,7 +306,7 @@ async fn reveals_count_per_day_and_only_for_items_of_the_users_tenant() {
     assert_eq!((all[0].0.id, all[0].1), (u.id, 2));
     assert!(s.exposures(other, day).await.unwrap().is_empty());
     assert_eq!(
-        actions(&s, &format!("item:{mine}"))
+        actions(&*s, &format!("item:{mine}"))
             .await
             .iter()
             .filter(|a| *a == "item.reveal")
@@ -318,3 +315,10 @@ async fn reveals_count_per_day_and_only_for_items_of_the_users_tenant() {
     );
     s.verify_audit_chain().await.unwrap();
 }
+
+backend_tests!(
+    users_are_unique_and_providers_belong_to_an_org_of_their_tenant,
+    five_failures_lock_for_the_given_time_and_a_login_resets_the_count,
+    sessions_expire_end_and_totp_steps_count_once,
+    reveals_count_per_day_and_only_for_items_of_the_users_tenant,
+);

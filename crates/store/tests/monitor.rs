@@ -2,19 +2,20 @@
 //! store's own methods: one case removed after its notice, one that moved to another hoster and
 //! stays online, one removed, back online and removed again.
 
+#[macro_use]
 mod common;
-use common::{a, open};
+use common::{Backend, a, open};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use schoon_monitor::{
     HosterSpell, MonitorConfig, NoticeRecord, NoticeStep, OrgKey, Period, Removal, compute_report,
 };
+use store::Store;
 use store::reports::Fetched;
 use store::takedown::{
     AttributionOutcome, CaseContacts, Delivery, LadderRung, NewAttribution, NewCase, NewNotice,
     NewObservation, ObservationOutcome, ResponseKind, TakedownPolicy,
 };
-use store::{MonitorStore, SqliteStore, Store, TakedownStore};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
@@ -29,7 +30,7 @@ fn m(n: i64) -> DateTime<Utc> {
 }
 
 /// Report at `t0 - 1 day` with `n` media items classified illegal (ready for a case).
-async fn pending(s: &SqliteStore, t: i64, site: &str, n: usize) -> Vec<NewCase> {
+async fn pending(s: &dyn Store, t: i64, site: &str, n: usize) -> Vec<NewCase> {
     common::pending_items(s, t, site, n, t0() - Duration::days(1), |i| Fetched {
         sha256: Some(format!("{:064X}", i + 0xab)),
         ..Fetched::default()
@@ -61,7 +62,7 @@ fn attribution(org: &str, asn: u32, site: &str, at: DateTime<Utc>) -> NewAttribu
 
 /// Queues, claims and delivers one notice for `(case, sequence)` at `at`.
 async fn send(
-    s: &SqliteStore,
+    s: &dyn Store,
     t: i64,
     org: &str,
     rung: LadderRung,
@@ -126,11 +127,10 @@ fn obs(at: DateTime<Utc>, outcome: ObservationOutcome) -> NewObservation {
     }
 }
 
-#[tokio::test]
-async fn takedown_records_become_monitor_timelines() {
-    let (_d, s, t) = open().await;
+async fn takedown_records_become_monitor_timelines(b: Backend) {
+    let (_d, s, t) = open(&b).await;
     let p = TakedownPolicy::default();
-    let items = pending(&s, t, "bad.example", 3).await;
+    let items = pending(&*s, t, "bad.example", 3).await;
     let host = OrgKey::new("Host BV", Some(64500));
     let other = OrgKey::new("Other Hosting", Some(64511));
 
@@ -149,7 +149,7 @@ async fn takedown_records_become_monitor_timelines() {
         .await
         .unwrap();
     assert_eq!(out, AttributionOutcome::Monitoring);
-    let n1 = send(&s, t, "Host BV", LadderRung::Hoster, vec![(c1, 0)], t0()).await;
+    let n1 = send(&*s, t, "Host BV", LadderRung::Hoster, vec![(c1, 0)], t0()).await;
     s.record_response(&a("provider"), n1, Some(c1), ResponseKind::Ack, None, h(2))
         .await
         .unwrap();
@@ -183,8 +183,8 @@ async fn takedown_records_become_monitor_timelines() {
     )
     .await
     .unwrap();
-    send(&s, t, "Host BV", LadderRung::Hoster, vec![(c2, 0)], h(1)).await;
-    send(&s, t, "Host BV", LadderRung::Hoster, vec![(c2, 1)], h(25)).await;
+    send(&*s, t, "Host BV", LadderRung::Hoster, vec![(c2, 0)], h(1)).await;
+    send(&*s, t, "Host BV", LadderRung::Hoster, vec![(c2, 1)], h(25)).await;
     let (_, out) = s
         .record_attribution(
             &a("attr"),
@@ -211,7 +211,7 @@ async fn takedown_records_become_monitor_timelines() {
     )
     .await
     .unwrap();
-    send(&s, t, "Host BV", LadderRung::Hoster, vec![(c3, 0)], m(30)).await;
+    send(&*s, t, "Host BV", LadderRung::Hoster, vec![(c3, 0)], m(30)).await;
     s.record_observation(c3, obs(h(1), ObservationOutcome::Online), &p)
         .await
         .unwrap();
@@ -329,10 +329,14 @@ async fn takedown_records_become_monitor_timelines() {
     assert_eq!(row.removed_within[2].count, 2, "both removals within 24 h");
 }
 
-#[tokio::test]
-async fn store_trait_objects_expose_the_monitor_input() {
-    let (_d, s, _t) = open().await;
-    let dynamic: std::sync::Arc<dyn Store> = std::sync::Arc::new(s);
+async fn store_trait_objects_expose_the_monitor_input(b: Backend) {
+    let (_d, s, _t) = open(&b).await;
+    let dynamic: std::sync::Arc<dyn Store> = s;
     let input = dynamic.monitor_input(None).await.unwrap();
     assert!(input.cases.is_empty() && input.hits.is_empty() && input.space.is_empty());
 }
+
+backend_tests!(
+    takedown_records_become_monitor_timelines,
+    store_trait_objects_expose_the_monitor_input,
+);

@@ -1,13 +1,18 @@
 //! Regulator storage on a real SQLite database: the order life cycle with explicit times,
 //! the deadline sweep, penalties, appeal, publication, right of reply — and the audit chain.
 
+#[macro_use]
+mod common;
+use common::{Backend, TestDb};
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use schoon_core::order::{
     AppealDecision, AppealStatus, OrderDeadline, OrderEvent, OrderState, PenaltyTerms, PenaltyUnit,
     ProviderContact,
 };
 use store::orders::{IssueRecord, NewOrder, PenaltyKind, StoredItem};
-use store::{Actor, NewTenant, OrderStore, SqliteStore, Store, StoreError};
+use store::{Actor, NewTenant, Store, StoreError};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
@@ -17,11 +22,8 @@ fn officer() -> Actor {
     Actor("admin:officer".into())
 }
 
-async fn open() -> (tempfile::TempDir, SqliteStore, i64) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(&dir.path().join("schoon.db"))
-        .await
-        .unwrap();
+async fn open(b: &Backend) -> (TestDb, Arc<dyn Store>, i64) {
+    let (dir, s) = common::store(b).await;
     let t = s
         .create_tenant(
             &officer(),
@@ -65,7 +67,7 @@ fn new_order(tenant: i64, reference: &str, deadline: OrderDeadline) -> NewOrder 
 
 /// Drafts, issues (with a fake signature: the store records, the server signs) and delivers.
 async fn delivered(
-    s: &SqliteStore,
+    s: &dyn Store,
     tenant: i64,
     reference: &str,
     deadline: OrderDeadline,
@@ -99,9 +101,8 @@ async fn delivered(
     o.id
 }
 
-#[tokio::test]
-async fn life_cycle_with_explicit_times_and_the_sweep() {
-    let (_d, s, tenant) = open().await;
+async fn life_cycle_with_explicit_times_and_the_sweep(b: Backend) {
+    let (_d, s, tenant) = open(&b).await;
     let o = s
         .create_order(
             &officer(),
@@ -273,9 +274,8 @@ async fn life_cycle_with_explicit_times_and_the_sweep() {
     assert!(s.verify_audit_chain().await.unwrap() >= 8);
 }
 
-#[tokio::test]
-async fn drafts_are_validated_and_references_unique() {
-    let (_d, s, tenant) = open().await;
+async fn drafts_are_validated_and_references_unique(b: Backend) {
+    let (_d, s, tenant) = open(&b).await;
     s.create_order(
         &officer(),
         new_order(tenant, "ORD-1", OrderDeadline::TwelveHours),
@@ -322,10 +322,9 @@ async fn drafts_are_validated_and_references_unique() {
     );
 }
 
-#[tokio::test]
-async fn penalties_accrue_per_started_hour_and_stop_at_compliance() {
-    let (_d, s, tenant) = open().await;
-    let id = delivered(&s, tenant, "ORD-P", OrderDeadline::OneHour, t0()).await;
+async fn penalties_accrue_per_started_hour_and_stop_at_compliance(b: Backend) {
+    let (_d, s, tenant) = open(&b).await;
+    let id = delivered(&*s, tenant, "ORD-P", OrderDeadline::OneHour, t0()).await;
     let due = s.order(id).await.unwrap().unwrap().due_at.unwrap();
     // No terms yet.
     assert!(matches!(
@@ -414,10 +413,9 @@ async fn penalties_accrue_per_started_hour_and_stop_at_compliance() {
     assert!(s.verify_audit_chain().await.unwrap() > 0);
 }
 
-#[tokio::test]
-async fn appeal_runs_beside_the_order_and_annulment_voids_it() {
-    let (_d, s, tenant) = open().await;
-    let id = delivered(&s, tenant, "ORD-A", OrderDeadline::TwelveHours, t0()).await;
+async fn appeal_runs_beside_the_order_and_annulment_voids_it(b: Backend) {
+    let (_d, s, tenant) = open(&b).await;
+    let id = delivered(&*s, tenant, "ORD-A", OrderDeadline::TwelveHours, t0()).await;
     let o = s
         .apply_order_event(
             &officer(),
@@ -466,9 +464,8 @@ async fn appeal_runs_beside_the_order_and_annulment_voids_it() {
     ));
 }
 
-#[tokio::test]
-async fn publication_and_right_of_reply() {
-    let (_d, s, tenant) = open().await;
+async fn publication_and_right_of_reply(b: Backend) {
+    let (_d, s, tenant) = open(&b).await;
     let draft = s
         .create_order(
             &officer(),
@@ -481,8 +478,8 @@ async fn publication_and_right_of_reply() {
         s.publish_order(&officer(), draft.id, true, t0()).await,
         Err(StoreError::Invalid(_))
     ));
-    let a = delivered(&s, tenant, "ORD-X", OrderDeadline::OneHour, t0()).await;
-    let _b = delivered(&s, tenant, "ORD-Y", OrderDeadline::OneHour, t0()).await;
+    let a = delivered(&*s, tenant, "ORD-X", OrderDeadline::OneHour, t0()).await;
+    let _b = delivered(&*s, tenant, "ORD-Y", OrderDeadline::OneHour, t0()).await;
     assert!(s.published_orders(None).await.unwrap().is_empty());
     let o = s
         .publish_order(&officer(), a, true, t0() + Duration::hours(2))
@@ -537,3 +534,11 @@ async fn publication_and_right_of_reply() {
     assert_eq!(shown[0].text, "We removed it within the hour.");
     assert!(s.verify_audit_chain().await.unwrap() > 0);
 }
+
+backend_tests!(
+    life_cycle_with_explicit_times_and_the_sweep,
+    drafts_are_validated_and_references_unique,
+    penalties_accrue_per_started_hour_and_stop_at_compliance,
+    appeal_runs_beside_the_order_and_annulment_voids_it,
+    publication_and_right_of_reply,
+);

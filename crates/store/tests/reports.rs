@@ -1,17 +1,19 @@
 //! Report storage: de-duplication window, idempotent processing, lock expiry, 4-eyes in the
 //! store, and which evidence a purge may touch.
 
+#[macro_use]
+mod common;
+use common::{Backend, TestDb};
+use std::sync::Arc;
+
 use chrono::Duration;
 use schoon_core::audit::now;
 use schoon_core::report::{Attributes, Classification, ItemState, ReportState, SourceKind};
 use store::reports::{AnalystAction, AutoOutcome, Fetched, NewReport};
-use store::{Actor, NewTenant, ReportStore, SqliteStore, Store, StoreError};
+use store::{Actor, NewTenant, Store, StoreError};
 
-async fn open() -> (tempfile::TempDir, SqliteStore, i64) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(&dir.path().join("schoon.db"))
-        .await
-        .unwrap();
+async fn open(b: &Backend) -> (TestDb, Arc<dyn Store>, i64) {
+    let (dir, s) = common::store(b).await;
     let t = s
         .create_tenant(
             &Actor("test".into()),
@@ -52,7 +54,7 @@ fn fetched(sha: &str, evidence: &str) -> Fetched {
 }
 
 /// Files a report with one item and processes it to `awaiting_classification`.
-async fn awaiting(s: &SqliteStore, t: i64, url: &str, evidence: &str) -> (i64, i64) {
+async fn awaiting(s: &dyn Store, t: i64, url: &str, evidence: &str) -> (i64, i64) {
     let r = s
         .submit_reports(&a("p"), t, vec![report(url)], now() - Duration::days(7))
         .await
@@ -82,9 +84,8 @@ async fn awaiting(s: &SqliteStore, t: i64, url: &str, evidence: &str) -> (i64, i
     (id, item)
 }
 
-#[tokio::test]
-async fn dedupe_joins_only_open_reports_inside_the_window() {
-    let (_d, s, t) = open().await;
+async fn dedupe_joins_only_open_reports_inside_the_window(b: Backend) {
+    let (_d, s, t) = open(&b).await;
     let week_ago = now() - Duration::days(7);
     let first = s
         .submit_reports(&a("p"), t, vec![report("https://x.example/")], week_ago)
@@ -117,10 +118,9 @@ async fn dedupe_joins_only_open_reports_inside_the_window() {
     assert_eq!(jobs.len(), 2);
 }
 
-#[tokio::test]
-async fn processing_an_item_twice_changes_nothing() {
-    let (_d, s, t) = open().await;
-    let (id, item) = awaiting(&s, t, "https://x.example", "aa").await;
+async fn processing_an_item_twice_changes_nothing(b: Backend) {
+    let (_d, s, t) = open(&b).await;
+    let (id, item) = awaiting(&*s, t, "https://x.example", "aa").await;
     // A re-delivered job: the page again (no duplicate item), the item again (refused).
     s.record_page(
         &a("w"),
@@ -142,10 +142,9 @@ async fn processing_an_item_twice_changes_nothing() {
     assert_eq!(i.sha256.as_deref(), Some("ab"));
 }
 
-#[tokio::test]
-async fn locks_expire_and_verification_needs_a_second_analyst() {
-    let (_d, s, t) = open().await;
-    let (id, item) = awaiting(&s, t, "https://x.example", "aa").await;
+async fn locks_expire_and_verification_needs_a_second_analyst(b: Backend) {
+    let (_d, s, t) = open(&b).await;
+    let (id, item) = awaiting(&*s, t, "https://x.example", "aa").await;
     // An expired lock of A does not stop B.
     s.lock_report(&a("admin:A"), id, now() - Duration::seconds(1))
         .await
@@ -197,12 +196,11 @@ async fn locks_expire_and_verification_needs_a_second_analyst() {
     assert_eq!(out[0].classification, None);
 }
 
-#[tokio::test]
-async fn purge_spares_evidence_still_used_by_an_open_report() {
-    let (_d, s, t) = open().await;
-    let (closed, item_closed) = awaiting(&s, t, "https://x.example", "shared").await;
-    let (_open, _item_open) = awaiting(&s, t, "https://y.example", "shared").await;
-    let (closed2, item_closed2) = awaiting(&s, t, "https://z.example", "own").await;
+async fn purge_spares_evidence_still_used_by_an_open_report(b: Backend) {
+    let (_d, s, t) = open(&b).await;
+    let (closed, item_closed) = awaiting(&*s, t, "https://x.example", "shared").await;
+    let (_open, _item_open) = awaiting(&*s, t, "https://y.example", "shared").await;
+    let (closed2, item_closed2) = awaiting(&*s, t, "https://z.example", "own").await;
     for (r, i) in [(closed, item_closed), (closed2, item_closed2)] {
         s.analyst_action(
             &a("admin:A"),
@@ -261,3 +259,10 @@ async fn purge_spares_evidence_still_used_by_an_open_report() {
     );
     s.verify_audit_chain().await.unwrap();
 }
+
+backend_tests!(
+    dedupe_joins_only_open_reports_inside_the_window,
+    processing_an_item_twice_changes_nothing,
+    locks_expire_and_verification_needs_a_second_analyst,
+    purge_spares_evidence_still_used_by_an_open_report,
+);

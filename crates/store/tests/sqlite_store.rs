@@ -1,17 +1,20 @@
-//! Behaviour of the SQLite store: each test opens a fresh database in a temp dir.
+//! Behaviour of the hash-check store (tenants, lists, keys, hits, audit, jobs): each test runs
+//! on a fresh SQLite database and, with `SCHOON_TEST_DATABASE_URL`, a fresh PostgreSQL schema.
+
+#[macro_use]
+mod common;
+use common::{Backend, TestDb};
+use std::sync::Arc;
 
 use chrono::Duration;
 use schoon_core::{Category, KeyRole, ListKind, NewEntry, NewHit, SignalType, SignalValue};
 use store::{
-    Actor, JobStatus, ListUpdate, NewApiKey, NewJob, NewList, NewTenant, RevokeSelector,
-    SqliteStore, Store, StoreError,
+    Actor, JobStatus, ListUpdate, NewApiKey, NewJob, NewList, NewTenant, RevokeSelector, Store,
+    StoreError,
 };
 
-async fn open() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(&dir.path().join("schoon.db"))
-        .await
-        .unwrap();
+async fn open(b: &Backend) -> (TestDb, Arc<dyn Store>) {
+    let (dir, s) = common::store(b).await;
     (dir, s)
 }
 
@@ -32,7 +35,7 @@ fn entry(v: SignalValue) -> NewEntry {
     }
 }
 
-async fn tenant_with_list(s: &SqliteStore, kind: ListKind) -> (i64, i64) {
+async fn tenant_with_list(s: &dyn Store, kind: ListKind) -> (i64, i64) {
     let t = s
         .create_tenant(
             &actor(),
@@ -60,10 +63,9 @@ async fn tenant_with_list(s: &SqliteStore, kind: ListKind) -> (i64, i64) {
     (t.id, l.id)
 }
 
-#[tokio::test]
-async fn names_are_unique_per_tenant_and_invalid_settings_refused() {
-    let (_d, s) = open().await;
-    let (t, _) = tenant_with_list(&s, ListKind::Known).await;
+async fn names_are_unique_per_tenant_and_invalid_settings_refused(b: Backend) {
+    let (_d, s) = open(&b).await;
+    let (t, _) = tenant_with_list(&*s, ListKind::Known).await;
     let dup = s
         .create_list(
             &actor(),
@@ -97,10 +99,9 @@ async fn names_are_unique_per_tenant_and_invalid_settings_refused() {
     ));
 }
 
-#[tokio::test]
-async fn import_is_all_or_nothing_counts_duplicates_and_bumps_version() {
-    let (_d, s) = open().await;
-    let (t, l) = tenant_with_list(&s, ListKind::Known).await;
+async fn import_is_all_or_nothing_counts_duplicates_and_bumps_version(b: Backend) {
+    let (_d, s) = open(&b).await;
+    let (t, l) = tenant_with_list(&*s, ListKind::Known).await;
     let v0 = s.tenant(t).await.unwrap().unwrap().list_version;
     let sum = s
         .import_entries(
@@ -124,10 +125,9 @@ async fn import_is_all_or_nothing_counts_duplicates_and_bumps_version() {
     assert_eq!(s.snapshot(t).await.unwrap().entries.len(), 2);
 }
 
-#[tokio::test]
-async fn revoked_entries_leave_the_snapshot_but_keep_history_and_can_be_re_added() {
-    let (_d, s) = open().await;
-    let (t, l) = tenant_with_list(&s, ListKind::Known).await;
+async fn revoked_entries_leave_the_snapshot_but_keep_history_and_can_be_re_added(b: Backend) {
+    let (_d, s) = open(&b).await;
+    let (t, l) = tenant_with_list(&*s, ListKind::Known).await;
     s.import_entries(
         &actor(),
         l,
@@ -167,10 +167,9 @@ async fn revoked_entries_leave_the_snapshot_but_keep_history_and_can_be_re_added
     assert_eq!(sum.added, 1);
 }
 
-#[tokio::test]
-async fn keys_hits_and_an_intact_append_only_audit_chain() {
-    let (dir, s) = open().await;
-    let (t, l) = tenant_with_list(&s, ListKind::Known).await;
+async fn keys_hits_and_an_intact_append_only_audit_chain(b: Backend) {
+    let (dir, s) = open(&b).await;
+    let (t, l) = tenant_with_list(&*s, ListKind::Known).await;
     let org = s.create_org(&actor(), t, "Hoster").await.unwrap();
     let key = s
         .create_api_key(
@@ -254,25 +253,18 @@ async fn keys_hits_and_an_intact_append_only_audit_chain() {
     schoon_core::audit::verify_chain(&events).unwrap();
 
     // the table refuses edits and deletes
-    s.close().await;
-    let pool = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("schoon.db").display()
-    ))
-    .await
-    .unwrap();
-    let upd = sqlx::query("UPDATE audit_events SET actor = 'mallory' WHERE id = 1")
-        .execute(&pool)
+    let upd = dir
+        .raw_execute("UPDATE audit_events SET actor = 'mallory' WHERE id = 1")
         .await;
-    assert!(upd.is_err());
-    let del = sqlx::query("DELETE FROM audit_events").execute(&pool).await;
-    assert!(del.is_err());
+    assert!(upd.is_err(), "{upd:?}");
+    let del = dir.raw_execute("DELETE FROM audit_events").await;
+    assert!(del.is_err(), "{del:?}");
+    assert_eq!(s.audit_events(0, 100).await.unwrap(), events);
 }
 
-#[tokio::test]
-async fn list_settings_update_is_validated_and_audited() {
-    let (_d, s) = open().await;
-    let (_t, l) = tenant_with_list(&s, ListKind::Known).await;
+async fn list_settings_update_is_validated_and_audited(b: Backend) {
+    let (_d, s) = open(&b).await;
+    let (_t, l) = tenant_with_list(&*s, ListKind::Known).await;
     let u = s
         .update_list(
             &actor(),
@@ -310,9 +302,8 @@ fn job(key: &str, max_attempts: i64) -> NewJob {
     }
 }
 
-#[tokio::test]
-async fn jobs_enqueue_once_claim_once_and_die_after_their_attempts() {
-    let (_d, s) = open().await;
+async fn jobs_enqueue_once_claim_once_and_die_after_their_attempts(b: Backend) {
+    let (_d, s) = open(&b).await;
     let a = s.enqueue_job(job("k1", 2)).await.unwrap();
     assert_eq!(s.enqueue_job(job("k1", 2)).await.unwrap(), a, "idempotent");
 
@@ -376,3 +367,12 @@ async fn jobs_enqueue_once_claim_once_and_die_after_their_attempts() {
             .is_empty()
     );
 }
+
+backend_tests!(
+    names_are_unique_per_tenant_and_invalid_settings_refused,
+    import_is_all_or_nothing_counts_duplicates_and_bumps_version,
+    revoked_entries_leave_the_snapshot_but_keep_history_and_can_be_re_added,
+    keys_hits_and_an_intact_append_only_audit_chain,
+    list_settings_update_is_validated_and_audited,
+    jobs_enqueue_once_claim_once_and_die_after_their_attempts,
+);

@@ -2,8 +2,9 @@
 //! changes, the offline verdict, the notice outbox (never twice, at most once across a crash),
 //! police hold, responses, escalations — and the audit chain after all of it.
 
+#[macro_use]
 mod common;
-use common::{a, open};
+use common::{Backend, a, open};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use schoon_core::takedown::due_steps;
@@ -13,14 +14,14 @@ use store::takedown::{
     LadderRung, NewAttribution, NewCase, NewNotice, NewObservation, NoticeState,
     ObservationOutcome, OnlineVerdict, ResponseKind, TakedownPolicy,
 };
-use store::{SqliteStore, Store, StoreError, TakedownStore};
+use store::{Store, StoreError};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
 }
 
 /// A report a week before `t0` with `n` media items, all classified illegal by a list.
-async fn pending_items(s: &SqliteStore, t: i64, site: &str, n: usize) -> Vec<NewCase> {
+async fn pending_items(s: &dyn Store, t: i64, site: &str, n: usize) -> Vec<NewCase> {
     common::pending_items(s, t, site, n, t0() - Duration::days(7), |i| Fetched {
         sha256: Some(format!("{:064x}", i + 1)),
         pdq: Some(format!("{:064x}", i + 7)),
@@ -53,7 +54,7 @@ fn attribution(contacts: CaseContacts, at: DateTime<Utc>) -> NewAttribution {
 }
 
 /// Opens and attributes a case to a Dutch hoster: monitoring from `t0()`.
-async fn monitored(s: &SqliteStore, c: NewCase) -> i64 {
+async fn monitored(s: &dyn Store, c: NewCase) -> i64 {
     let case = s.open_case(&a("opener"), c, t0()).await.unwrap();
     let (case, out) = s
         .record_attribution(
@@ -110,10 +111,9 @@ fn delivered(accepted: bool, at: DateTime<Utc>) -> Delivery {
     }
 }
 
-#[tokio::test]
-async fn open_case_is_idempotent_and_only_for_pending_items() {
-    let (_d, s, t) = open().await;
-    let items = pending_items(&s, t, "bad.example", 2).await;
+async fn open_case_is_idempotent_and_only_for_pending_items(b: Backend) {
+    let (_d, s, t) = open(&b).await;
+    let items = pending_items(&*s, t, "bad.example", 2).await;
     let waiting = s.items_without_case(10).await.unwrap();
     assert_eq!(waiting.len(), 2);
     assert_eq!(waiting[0].2, items[0].item_id);
@@ -153,11 +153,10 @@ async fn open_case_is_idempotent_and_only_for_pending_items() {
     s.verify_audit_chain().await.unwrap();
 }
 
-#[tokio::test]
-async fn attribution_history_and_hoster_change_restart_the_ladder() {
-    let (_d, s, t) = open().await;
-    let items = pending_items(&s, t, "bad.example", 1).await;
-    let id = monitored(&s, items[0].clone()).await;
+async fn attribution_history_and_hoster_change_restart_the_ladder(b: Backend) {
+    let (_d, s, t) = open(&b).await;
+    let items = pending_items(&*s, t, "bad.example", 1).await;
+    let id = monitored(&*s, items[0].clone()).await;
     let p = TakedownPolicy::default();
     // Hoster #0 queued at once.
     let lc = &s.ladder_cases(t, 10).await.unwrap()[0];
@@ -240,10 +239,9 @@ async fn attribution_history_and_hoster_change_restart_the_ladder() {
     s.verify_audit_chain().await.unwrap();
 }
 
-#[tokio::test]
-async fn moved_abroad_forwards_and_missing_contact_parks() {
-    let (_d, s, t) = open().await;
-    let items = pending_items(&s, t, "bad.example", 3).await;
+async fn moved_abroad_forwards_and_missing_contact_parks(b: Backend) {
+    let (_d, s, t) = open(&b).await;
+    let items = pending_items(&*s, t, "bad.example", 3).await;
     // First attribution already abroad.
     let c0 = s.open_case(&a("o"), items[0].clone(), t0()).await.unwrap();
     let (case, out) = s
@@ -264,7 +262,7 @@ async fn moved_abroad_forwards_and_missing_contact_parks() {
     assert_eq!(case.forward_country.as_deref(), Some("US"));
     assert_eq!(case.next_check_at, None);
     // Monitoring, then moved abroad on re-check.
-    let id = monitored(&s, items[1].clone()).await;
+    let id = monitored(&*s, items[1].clone()).await;
     let (case, out) = s
         .record_attribution(
             &a("attr"),
@@ -401,11 +399,10 @@ async fn moved_abroad_forwards_and_missing_contact_parks() {
     s.verify_audit_chain().await.unwrap();
 }
 
-#[tokio::test]
-async fn observations_decide_removal_and_reappearance() {
-    let (_d, s, t) = open().await;
-    let items = pending_items(&s, t, "bad.example", 1).await;
-    let id = monitored(&s, items[0].clone()).await;
+async fn observations_decide_removal_and_reappearance(b: Backend) {
+    let (_d, s, t) = open(&b).await;
+    let items = pending_items(&*s, t, "bad.example", 1).await;
+    let id = monitored(&*s, items[0].clone()).await;
     let p = TakedownPolicy::default();
     // Due at once; handed out once (lease), not twice.
     let due = s.due_checks(t0(), 10).await.unwrap();
@@ -490,12 +487,11 @@ async fn observations_decide_removal_and_reappearance() {
     s.verify_audit_chain().await.unwrap();
 }
 
-#[tokio::test]
-async fn a_step_is_queued_once_and_a_duplicate_writes_nothing() {
-    let (_d, s, t) = open().await;
-    let items = pending_items(&s, t, "bad.example", 2).await;
-    let c1 = monitored(&s, items[0].clone()).await;
-    let c2 = monitored(&s, items[1].clone()).await;
+async fn a_step_is_queued_once_and_a_duplicate_writes_nothing(b: Backend) {
+    let (_d, s, t) = open(&b).await;
+    let items = pending_items(&*s, t, "bad.example", 2).await;
+    let c1 = monitored(&*s, items[0].clone()).await;
+    let c2 = monitored(&*s, items[1].clone()).await;
     let n = s
         .enqueue_notice(
             &a("ladder"),
@@ -580,13 +576,12 @@ async fn a_step_is_queued_once_and_a_duplicate_writes_nothing() {
     s.verify_audit_chain().await.unwrap();
 }
 
-#[tokio::test]
-async fn outbox_claim_deliver_and_stuck_sending() {
-    let (_d, s, t) = open().await;
-    let items = pending_items(&s, t, "bad.example", 3).await;
+async fn outbox_claim_deliver_and_stuck_sending(b: Backend) {
+    let (_d, s, t) = open(&b).await;
+    let items = pending_items(&*s, t, "bad.example", 3).await;
     let mut ids = Vec::new();
     for c in &items {
-        ids.push(monitored(&s, c.clone()).await);
+        ids.push(monitored(&*s, c.clone()).await);
     }
     let lease = Duration::minutes(5);
     let n1 = s
@@ -720,12 +715,11 @@ async fn outbox_claim_deliver_and_stuck_sending() {
     s.verify_audit_chain().await.unwrap();
 }
 
-#[tokio::test]
-async fn concurrent_workers_never_claim_the_same_notice() {
-    let (_d, s, t) = open().await;
-    let items = pending_items(&s, t, "bad.example", 20).await;
+async fn concurrent_workers_never_claim_the_same_notice(b: Backend) {
+    let (_d, s, t) = open(&b).await;
+    let items = pending_items(&*s, t, "bad.example", 20).await;
     for c in &items {
-        let id = monitored(&s, c.clone()).await;
+        let id = monitored(&*s, c.clone()).await;
         s.enqueue_notice(
             &a("l"),
             notice(t, LadderRung::Hoster, vec![(id, 0)], t0()),
@@ -764,11 +758,10 @@ async fn concurrent_workers_never_claim_the_same_notice() {
     assert_eq!(all.len(), 20);
 }
 
-#[tokio::test]
-async fn police_hold_keeps_notices_held_until_release() {
-    let (_d, s, t) = open().await;
-    let items = pending_items(&s, t, "bad.example", 1).await;
-    let id = monitored(&s, items[0].clone()).await;
+async fn police_hold_keeps_notices_held_until_release(b: Backend) {
+    let (_d, s, t) = open(&b).await;
+    let items = pending_items(&*s, t, "bad.example", 1).await;
+    let id = monitored(&*s, items[0].clone()).await;
     let n = s
         .enqueue_notice(
             &a("l"),
@@ -811,7 +804,7 @@ async fn police_hold_keeps_notices_held_until_release() {
         vec![(LadderRung::Police, 0)]
     );
     // A held notice queued directly (police first) is held too.
-    let items2 = pending_items(&s, t, "other.example", 1).await;
+    let items2 = pending_items(&*s, t, "other.example", 1).await;
     let mut pf = items2[0].clone();
     pf.police_first = true;
     let c2 = s.open_case(&a("o"), pf, t0()).await.unwrap();
@@ -852,13 +845,12 @@ async fn police_hold_keeps_notices_held_until_release() {
     s.verify_audit_chain().await.unwrap();
 }
 
-#[tokio::test]
-async fn responses_escalations_closing_and_the_audit_chain() {
-    let (_d, s, t) = open().await;
-    let items = pending_items(&s, t, "bad.example", 3).await;
-    let c1 = monitored(&s, items[0].clone()).await;
-    let c2 = monitored(&s, items[1].clone()).await;
-    let c3 = monitored(&s, items[2].clone()).await;
+async fn responses_escalations_closing_and_the_audit_chain(b: Backend) {
+    let (_d, s, t) = open(&b).await;
+    let items = pending_items(&*s, t, "bad.example", 3).await;
+    let c1 = monitored(&*s, items[0].clone()).await;
+    let c2 = monitored(&*s, items[1].clone()).await;
+    let c3 = monitored(&*s, items[2].clone()).await;
     let n = s
         .enqueue_notice(
             &a("l"),
@@ -1029,11 +1021,10 @@ async fn responses_escalations_closing_and_the_audit_chain() {
     }
 }
 
-#[tokio::test]
-async fn reappearance_after_a_cancelled_notice_numbers_past_it() {
-    let (_d, s, t) = open().await;
-    let items = pending_items(&s, t, "bad.example", 1).await;
-    let id = monitored(&s, items[0].clone()).await;
+async fn reappearance_after_a_cancelled_notice_numbers_past_it(b: Backend) {
+    let (_d, s, t) = open(&b).await;
+    let items = pending_items(&*s, t, "bad.example", 1).await;
+    let id = monitored(&*s, items[0].clone()).await;
     let p = TakedownPolicy::default();
     let m = |n: i64| t0() + Duration::minutes(n);
     // Hoster #0 sent; #1 queued (waiting for the sending window) when the material goes.
@@ -1098,11 +1089,10 @@ async fn reappearance_after_a_cancelled_notice_numbers_past_it() {
     s.verify_audit_chain().await.unwrap();
 }
 
-#[tokio::test]
-async fn a_late_record_by_the_claiming_worker_still_counts() {
-    let (_d, s, t) = open().await;
-    let items = pending_items(&s, t, "bad.example", 1).await;
-    let id = monitored(&s, items[0].clone()).await;
+async fn a_late_record_by_the_claiming_worker_still_counts(b: Backend) {
+    let (_d, s, t) = open(&b).await;
+    let items = pending_items(&*s, t, "bad.example", 1).await;
+    let id = monitored(&*s, items[0].clone()).await;
     let n = s
         .enqueue_notice(
             &a("l"),
@@ -1135,3 +1125,17 @@ async fn a_late_record_by_the_claiming_worker_still_counts() {
             .is_empty()
     );
 }
+
+backend_tests!(
+    open_case_is_idempotent_and_only_for_pending_items,
+    attribution_history_and_hoster_change_restart_the_ladder,
+    moved_abroad_forwards_and_missing_contact_parks,
+    observations_decide_removal_and_reappearance,
+    a_step_is_queued_once_and_a_duplicate_writes_nothing,
+    outbox_claim_deliver_and_stuck_sending,
+    concurrent_workers_never_claim_the_same_notice,
+    police_hold_keeps_notices_held_until_release,
+    responses_escalations_closing_and_the_audit_chain,
+    reappearance_after_a_cancelled_notice_numbers_past_it,
+    a_late_record_by_the_claiming_worker_still_counts,
+);

@@ -377,7 +377,7 @@ impl AccountStore for Backend {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id IS NOT $2")
+        let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id IS DISTINCT FROM $2")
             .bind(id)
             .bind(keep_session)
             .execute(&mut *tx)
@@ -499,7 +499,7 @@ impl AccountStore for Backend {
         let day = day.format("%Y-%m-%d").to_string();
         let views: i64 = sqlx::query_scalar(
             "INSERT INTO user_exposure (user_id, day, views) VALUES ($1, $2, 1) \
-             ON CONFLICT (user_id, day) DO UPDATE SET views = views + 1 RETURNING views",
+             ON CONFLICT (user_id, day) DO UPDATE SET views = user_exposure.views + 1 RETURNING views",
         )
         .bind(user.id)
         .bind(&day)

@@ -426,7 +426,7 @@ impl Store for Backend {
 
     async fn api_keys(&self, tenant_id: Option<TenantId>) -> StoreResult<Vec<ApiKey>> {
         sqlx::query(AssertSqlSafe(format!(
-            "SELECT {KEY_COLS} FROM api_keys WHERE tenant_id IS $1 ORDER BY created_at, id"
+            "SELECT {KEY_COLS} FROM api_keys WHERE tenant_id IS NOT DISTINCT FROM $1 ORDER BY created_at, id"
         )))
         .bind(tenant_id)
         .fetch_all(&self.read)
@@ -944,41 +944,8 @@ impl Store for Backend {
         limit: u32,
         lease: chrono::Duration,
     ) -> StoreResult<Vec<Job>> {
-        if kinds.is_empty() || limit == 0 {
-            return Ok(Vec::new());
-        }
-        let mut tx = self.begin_write().await?;
-        let now_t = audit::now();
-        let now = ts(&now_t);
-        // A lease that ran out on the last attempt: the job is dead, not retried forever.
-        sqlx::query(
-            "UPDATE jobs SET status = 'dead', last_error = COALESCE(last_error, 'lease expired'), \
-             updated_at = $1 WHERE status = 'running' AND lease_until < $1 AND attempts >= max_attempts",
-        )
-        .bind(&now)
-        .execute(&mut *tx)
-        .await?;
-        let kind_ph = placeholders(5, kinds.len());
-        let sql = format!(
-            "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = $1, \
-             locked_by = $2, updated_at = $3 WHERE id IN (SELECT id FROM jobs WHERE \
-             ((status = 'pending' AND run_at <= $3) OR (status = 'running' AND lease_until < $3)) \
-             AND attempts < max_attempts AND kind IN ({kind_ph}) ORDER BY run_at, id LIMIT $4) \
-             RETURNING *"
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql))
-            .bind(ts(&(now_t + lease)))
-            .bind(worker)
-            .bind(&now)
-            .bind(i64::from(limit));
-        for k in kinds {
-            q = q.bind(*k);
-        }
-        let rows = q.fetch_all(&mut *tx).await?;
-        tx.commit().await?;
-        let mut jobs = rows.iter().map(job_row).collect::<StoreResult<Vec<_>>>()?;
-        jobs.sort_by(|a, b| a.run_at.cmp(&b.run_at).then(a.id.cmp(&b.id)));
-        Ok(jobs)
+        // One claim statement for both entry points (the follow-up one takes an explicit clock).
+        crate::FollowupStore::claim_jobs_at(self, worker, kinds, limit, lease, audit::now()).await
     }
 
     async fn complete_job(&self, id: JobId, worker: &str) -> StoreResult<bool> {

@@ -82,7 +82,7 @@ async fn apply_in(
          verify_round = verify_round + $7, \
          verify_misses = CASE WHEN $7 = 1 THEN 0 ELSE verify_misses END, \
          deadline = $8, updated_at = $5 \
-         WHERE id = $9 AND state = $10 AND action IS $11",
+         WHERE id = $9 AND state = $10 AND action IS NOT DISTINCT FROM $11",
     )
     .bind(t.to.state.as_str())
     .bind(t.to.action.map(AckAction::as_str))
@@ -394,7 +394,7 @@ impl FollowupStore for Backend {
     ) -> StoreResult<Vec<RevocationNotice>> {
         let rows = sqlx::query(
             "SELECT n.id, n.entry_id, n.revoked_at, n.reason, e.signal_type, e.value, \
-             (SELECT group_concat(id) FROM hits h WHERE h.org_id = n.org_id AND h.entry_id = n.entry_id) AS hit_ids \
+             (SELECT string_agg(CAST(id AS TEXT), ',') FROM hits h WHERE h.org_id = n.org_id AND h.entry_id = n.entry_id) AS hit_ids \
              FROM revocation_notices n JOIN list_entries e ON e.id = n.entry_id \
              WHERE n.org_id = $1 AND n.revoked_at >= $2 ORDER BY n.revoked_at, n.id LIMIT $3",
         )
@@ -512,10 +512,18 @@ impl FollowupStore for Backend {
         }
         let mut tx = self.begin_write().await?;
         let now = ts(&now_t);
-        sqlx::query(
+        // PostgreSQL: a claimer skips rows another transaction holds instead of waiting, so the
+        // claim stays correct (each job to one worker) even outside the write lock.
+        let skip = match super::DIALECT {
+            crate::Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+            crate::Dialect::Sqlite => "",
+        };
+        // A lease that ran out on the last attempt: the job is dead, not retried forever.
+        sqlx::query(AssertSqlSafe(format!(
             "UPDATE jobs SET status = 'dead', last_error = COALESCE(last_error, 'lease expired'), \
-             updated_at = $1 WHERE status = 'running' AND lease_until < $1 AND attempts >= max_attempts",
-        )
+             updated_at = $1 WHERE id IN (SELECT id FROM jobs WHERE status = 'running' \
+             AND lease_until < $1 AND attempts >= max_attempts{skip})"
+        )))
         .bind(&now)
         .execute(&mut *tx)
         .await?;
@@ -524,7 +532,7 @@ impl FollowupStore for Backend {
             "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = $1, \
              locked_by = $2, updated_at = $3 WHERE id IN (SELECT id FROM jobs WHERE \
              ((status = 'pending' AND run_at <= $3) OR (status = 'running' AND lease_until < $3)) \
-             AND attempts < max_attempts AND kind IN ({kind_ph}) ORDER BY run_at, id LIMIT $4) \
+             AND attempts < max_attempts AND kind IN ({kind_ph}) ORDER BY run_at, id LIMIT $4{skip}) \
              RETURNING *"
         );
         let mut q = sqlx::query(AssertSqlSafe(sql))

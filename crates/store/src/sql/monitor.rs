@@ -164,7 +164,7 @@ impl MonitorStore for Backend {
         let mut index: HashMap<i64, usize> = HashMap::new();
         let rows = sqlx::query(
             "SELECT c.id, c.url, c.host, c.registrable_domain, c.removed_at, \
-             c.offline_verified_at, MIN(r.created_at, c.created_at) AS reported_at, i.sha256 \
+             c.offline_verified_at, CASE WHEN r.created_at < c.created_at THEN r.created_at ELSE c.created_at END AS reported_at, i.sha256 \
              FROM takedown_cases c JOIN reports r ON r.id = c.report_id \
              JOIN report_items i ON i.id = c.item_id \
              WHERE ($1 IS NULL OR c.tenant_id = $1) ORDER BY c.id",

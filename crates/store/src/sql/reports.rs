@@ -197,7 +197,7 @@ fn default_prefix(name: &str, country: Option<&str>) -> String {
 }
 
 async fn policy_in(conn: &mut Conn, tenant_id: TenantId) -> StoreResult<ReportPolicy> {
-    let row: Option<(String, i64)> = sqlx::query_as(
+    let row: Option<(String, bool)> = sqlx::query_as(
         "SELECT reference_prefix, four_eyes FROM report_policies WHERE tenant_id = $1",
     )
     .bind(tenant_id)
@@ -206,7 +206,7 @@ async fn policy_in(conn: &mut Conn, tenant_id: TenantId) -> StoreResult<ReportPo
     if let Some((reference_prefix, four_eyes)) = row {
         return Ok(ReportPolicy {
             reference_prefix,
-            four_eyes: four_eyes != 0,
+            four_eyes,
         });
     }
     let t: Option<(String, Option<String>)> =
@@ -354,7 +354,7 @@ impl ReportStore for Backend {
                     let year = now_t.year();
                     let seq: i64 = sqlx::query_scalar(
                         "INSERT INTO report_counters (tenant_id, year, last) VALUES ($1, $2, 1) \
-                         ON CONFLICT (tenant_id, year) DO UPDATE SET last = last + 1 RETURNING last",
+                         ON CONFLICT (tenant_id, year) DO UPDATE SET last = report_counters.last + 1 RETURNING last",
                     )
                     .bind(tenant_id)
                     .bind(year)
