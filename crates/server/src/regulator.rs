@@ -441,11 +441,11 @@ async fn pick_up(
     id: i64,
 ) -> ApiResult<(RegulatorEscalation, bool)> {
     own_escalation(state, tenant, source, id).await?;
-    Ok(state
+    state
         .store
         .pick_up_escalation(&admin.actor(), source, id, None, now(state))
         .await
-        .map_err(sp)?)
+        .map_err(sp)
 }
 
 async fn pick_up_case(
