@@ -1272,7 +1272,7 @@ async fn org_keys(state: &AppState, org: &Organisation) -> UiResult<Vec<schoon_c
         .into_iter()
         .filter(|k| k.org_id == Some(org.id) && k.role == schoon_core::KeyRole::Check)
         .collect();
-    keys.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    keys.sort_by_key(|k| std::cmp::Reverse(k.created_at));
     Ok(keys)
 }
 
