@@ -14,7 +14,6 @@ use store::reports::{AutoOutcome, Fetched, JOB_PROCESS, JOB_PURGE};
 use store::{Actor, Job, NewJob};
 
 use crate::app::AppState;
-use crate::reports::JOB_LEASE;
 
 /// Items of one report fetched at once.
 const ITEM_CONCURRENCY: usize = 4;
@@ -32,6 +31,8 @@ pub async fn run(state: AppState) {
     let mut tick = tokio::time::interval(poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_bucket = None;
+    let lease =
+        chrono::Duration::seconds(state.config.reports.job_lease_secs.clamp(1, 86_400) as i64);
     loop {
         tick.tick().await;
         // One purge job per interval across all nodes (idempotency key per time bucket).
@@ -54,12 +55,7 @@ pub async fn run(state: AppState) {
         }
         let jobs = match state
             .store
-            .claim_jobs(
-                &worker,
-                &[JOB_PROCESS, JOB_PURGE],
-                2,
-                chrono::Duration::from_std(JOB_LEASE).unwrap_or(chrono::Duration::minutes(10)),
-            )
+            .claim_jobs(&worker, &[JOB_PROCESS, JOB_PURGE], 2, lease)
             .await
         {
             Ok(j) => j,

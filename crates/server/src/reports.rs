@@ -51,6 +51,9 @@ pub struct ReportsConfig {
     pub worker: bool,
     /// How often the worker polls the job queue, in milliseconds.
     pub poll_interval_ms: u64,
+    /// Lease of a claimed report job, in seconds: a job of a worker that died is taken up by
+    /// another one after this long (default [`JOB_LEASE`]).
+    pub job_lease_secs: u64,
     /// A URL reported again within this many hours while its report is open joins it.
     pub dedupe_window_hours: i64,
     /// Evidence of a closed report is purged this many hours after closing (0: at the next purge).
@@ -78,6 +81,7 @@ impl Default for ReportsConfig {
         ReportsConfig {
             worker: true,
             poll_interval_ms: 500,
+            job_lease_secs: JOB_LEASE.as_secs(),
             dedupe_window_hours: 24 * 7,
             retention_hours: 90 * 24,
             purge_interval_secs: 3600,

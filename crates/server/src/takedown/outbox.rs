@@ -40,10 +40,12 @@ pub const FAILPOINT_ENV: &str = "SCHOON_FAILPOINT";
 /// See [`FAILPOINT_ENV`].
 pub const FAILPOINT_AFTER_SEND: &str = "after-smtp-send";
 
-/// Notices claimed per round.
-const CLAIM_BATCH: u32 = 20;
-/// Claim rounds per tick.
-const MAX_CLAIMS_PER_ROUND: usize = 10;
+/// Notices claimed at once. One: a claimed notice is `sending` until recorded, so a worker that
+/// dies leaves only the notice it was actually sending in doubt (`delivery_unknown`), not a
+/// batch of notices it never got to; and each lease covers one SMTP dialogue, not a batch.
+const CLAIM_BATCH: u32 = 1;
+/// Claims per tick.
+const MAX_CLAIMS_PER_ROUND: usize = 200;
 
 /// The notify rung of an e-mail ladder rung (`None` for the regulator: no e-mail).
 pub fn step_kind(rung: LadderRung) -> Option<StepKind> {
