@@ -324,7 +324,9 @@ async fn js() -> Response {
 async fn home(user: SignedIn) -> Response {
     let to = match user.user.role {
         Role::Admin | Role::Analyst | Role::Verifier => "/ui/queues",
-        _ => "/ui/account",
+        Role::Provider => "/ui/portal/overview",
+        // Police liaisons and regulator officers work through their APIs for now.
+        Role::Police | Role::Regulator => "/ui/account",
     };
     Redirect::to(to).into_response()
 }
