@@ -13,10 +13,10 @@ use common::TestServer;
 use common::browser::{PASSWORD, form, seed_user};
 use reqwest::StatusCode;
 use schoon_core::report::{Classification, SourceKind};
-use schoon_core::takedown::{CaseState, ObservationOutcome};
+use schoon_core::takedown::{CaseState, LadderRung, NoticeState, ObservationOutcome};
 use store::accounts::Role;
 use store::reports::{AutoOutcome, Fetched, NewReport};
-use store::takedown::{CaseContacts, NewAttribution, NewCase, NewObservation};
+use store::takedown::{CaseContacts, NewAttribution, NewCase, NewNotice, NewObservation};
 use store::{Actor, CaseworkStore, ReportStore, SqliteStore, Store, TakedownStore};
 
 fn a(name: &str) -> Actor {
@@ -463,8 +463,79 @@ async fn takedown_queues_case_page_and_actions() {
             "{action} on {subject} by {actor} not audited"
         );
     }
+    // A notice whose delivery is unknown (claimed, lease ran out) is decided on the case page.
+    let notice = store
+        .enqueue_notice(
+            &sys,
+            NewNotice {
+                tenant_id: s.tenant,
+                rung: LadderRung::Hoster,
+                recipient_email: "abuse@b.example".into(),
+                recipient_org: Some("Hoster B".into()),
+                language: Some("en".into()),
+                due_at: now,
+                held: false,
+                items: vec![(c2.id, 0)],
+            },
+            now,
+        )
+        .await
+        .unwrap()
+        .expect("notice queued");
+    let claimed = store
+        .claim_notices("w1", now, Duration::seconds(30), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let stuck = store
+        .recover_stuck_notices(now + Duration::minutes(5))
+        .await
+        .unwrap();
+    assert_eq!(stuck.len(), 1);
+    let (_, html) = anna_c.get(&format!("/ui/cases/{}", c2.id)).await;
+    assert!(html.contains("delivery_unknown"));
+    assert!(html.contains(&format!("/ui/notices/{}/resolve", notice.id)));
+    let nid = notice.id.to_string();
+    let c2id = c2.id.to_string();
+    let c1id = c1.id.to_string();
+    // The return case must be one the notice covers.
+    let (st, _) = anna_c
+        .post(
+            &format!("/ui/notices/{nid}/resolve"),
+            &[("csrf", &csrf), ("decision", "sent"), ("case", &c1id)],
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, to) = anna_c
+        .post(
+            &format!("/ui/notices/{nid}/resolve"),
+            &[("csrf", &csrf), ("decision", "sent"), ("case", &c2id)],
+        )
+        .await;
+    assert_eq!(st, StatusCode::SEE_OTHER, "{to}");
+    assert_eq!(
+        store.notice(notice.id).await.unwrap().unwrap().state,
+        NoticeState::Sent
+    );
+    // Decided once: a second decision is refused by the API's rule.
+    let (st, _) = anna_c
+        .post(
+            &format!("/ui/notices/{nid}/resolve"),
+            &[("csrf", &csrf), ("decision", "requeue"), ("case", &c2id)],
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+
     // Bert sees none of it.
     let bert_c = login(&s.base, "bert").await;
+    let bert_csrf = bert_c.csrf().await;
+    let (st, _) = bert_c
+        .post(
+            &format!("/ui/notices/{nid}/resolve"),
+            &[("csrf", &bert_csrf), ("decision", "sent"), ("case", &c2id)],
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
     let (_, html) = bert_c.get("/ui/queues").await;
     assert_eq!(card_count(&html, "monitoring"), 0);
     let (st, _) = bert_c.get(&format!("/ui/cases/{}", c1.id)).await;
