@@ -8,7 +8,7 @@ use common::{Backend, a, open};
 
 use chrono::{Duration, Utc};
 use schoon_core::{Category, ListKind, NewEntry, SignalValue};
-use store::{ManageStore, NewJob, NewList, RevokeSelector};
+use store::{NewJob, NewList, RevokeSelector};
 
 async fn admin_read_models(b: Backend) {
     let (_db, s, t) = open(&b).await;
