@@ -128,13 +128,25 @@ async fn migrate_on_postgres_applies_and_prints_every_migration() {
     admin.close().await;
     let sep = if url.contains('?') { '&' } else { '?' };
     let db = format!("{url}{sep}options=-c%20search_path%3D{schema}");
-    let out = tokio::task::spawn_blocking(move || schoon(&["admin", "migrate", "--database", &db]))
-        .await
-        .unwrap();
+    let outs = tokio::task::spawn_blocking(move || {
+        [
+            schoon(&["admin", "migrate", "--database", &db]),
+            // The other admin commands work on PostgreSQL too.
+            schoon(&["admin", "--database", &db, "tenant", "create", "pg-hotline"]),
+            schoon(&["admin", "--database", &db, "tenant", "list"]),
+        ]
+    })
+    .await
+    .unwrap();
     store::PgStore::drop_schema(&url, &schema).await.unwrap();
-    let out = ok(out);
+    let [migrated, created, listed] = outs;
+    let out = ok(migrated);
     assert_eq!(printed_versions(&out), shipped("postgres"), "{out}");
     assert!(!out.contains("PASSWORD"));
+    ok(created);
+    let listed = ok(listed);
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(listed.contains("\"pg-hotline\""), "{listed}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,6 +1,7 @@
 //! `schoon admin`: manage tenants, organisations, API keys, hash lists and the audit log
-//! directly on a data directory's database (the server need not run; a running server picks
-//! the changes up within its poll interval). Every change is audited as `cli:<user>`.
+//! directly on a data directory's database, or with `--database` on any SQLite file or
+//! PostgreSQL (the server need not run; a running server picks the changes up within its poll
+//! interval). Every change is audited as `cli:<user>`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +19,10 @@ pub struct AdminArgs {
     /// Data directory of the service; default `./schoon-data`.
     #[arg(long, global = true)]
     pub data: Option<PathBuf>,
+    /// Database instead of the data directory's `schoon.db`: a `postgres://…` URL or a SQLite
+    /// file. Without `--data` and `--database`, `SCHOON_DATABASE_URL` is used if set.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database: Option<String>,
     #[command(subcommand)]
     pub command: AdminCommand,
 }
@@ -60,20 +65,12 @@ pub enum AdminCommand {
     User(UserCmd),
     /// Apply pending database migrations and print the applied versions (run before starting
     /// several nodes on a new version).
-    Migrate {
-        /// Database: `postgres://…` URL or SQLite file (default: `<data>/schoon.db`, or
-        /// `SCHOON_DATABASE_URL` when `--data` is not given).
-        #[arg(long, value_name = "URL")]
-        database: Option<String>,
-    },
+    Migrate,
     /// Online backup of a SQLite database to DEST (a new file); for PostgreSQL prints the
     /// `pg_dump` command to use and exits 2.
     Backup {
         /// The backup file to create (never overwritten).
         dest: PathBuf,
-        /// Database: `postgres://…` URL or SQLite file (default as for `migrate`).
-        #[arg(long, value_name = "URL")]
-        database: Option<String>,
     },
 }
 
@@ -290,33 +287,46 @@ fn print_all<T: serde::Serialize>(v: &[T]) -> anyhow::Result<()> {
 
 /// Runs an admin command.
 pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
-    use crate::cmd::dbops;
+    use crate::cmd::dbops::{self, Target};
+    let target = Target::resolve(args.database, args.data);
     match &args.command {
-        AdminCommand::Migrate { database } => {
-            return dbops::migrate(&dbops::Target::resolve(database.clone(), args.data));
-        }
-        AdminCommand::Backup { dest, database } => {
-            return dbops::backup(&dbops::Target::resolve(database.clone(), args.data), dest);
-        }
+        AdminCommand::Migrate => return dbops::migrate(&target),
+        AdminCommand::Backup { dest } => return dbops::backup(&target, dest),
         _ => {}
     }
-    let data = args.data.unwrap_or_else(|| PathBuf::from("schoon-data"));
-    std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+    if let Target::Sqlite(path) = &target
+        && let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async move {
-        let store = SqliteStore::open(&data.join("schoon.db"))
-            .await
-            .context("opening the database")?;
-        let code = exec(&store, args.command).await;
-        store.close().await;
-        code
+        match target {
+            Target::Sqlite(path) => {
+                let store = SqliteStore::open(&path)
+                    .await
+                    .context("opening the database")?;
+                let code = exec(&store, args.command).await;
+                store.close().await;
+                code
+            }
+            Target::Postgres(url) => {
+                let store = store::PgStore::open(&url)
+                    .await
+                    .context("opening the database")?;
+                let code = exec(&store, args.command).await;
+                store.close().await;
+                code
+            }
+        }
     })
 }
 
-async fn exec(store: &SqliteStore, cmd: AdminCommand) -> anyhow::Result<ExitCode> {
+async fn exec(store: &dyn Store, cmd: AdminCommand) -> anyhow::Result<ExitCode> {
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     let actor = Actor(format!("cli:{user}"));
     match cmd {
@@ -468,14 +478,14 @@ async fn exec(store: &SqliteStore, cmd: AdminCommand) -> anyhow::Result<ExitCode
             print_all(&store.audit_events(after, limit).await?)?
         }
         // Dispatched in `run` before a store is opened (they choose their own database).
-        AdminCommand::Migrate { .. } | AdminCommand::Backup { .. } => {
+        AdminCommand::Migrate | AdminCommand::Backup { .. } => {
             bail!("migrate and backup are handled before opening the store")
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn tenant_id(store: &SqliteStore, tenant: &str) -> anyhow::Result<i64> {
+async fn tenant_id(store: &dyn Store, tenant: &str) -> anyhow::Result<i64> {
     let tenants = store.tenants().await?;
     tenants
         .iter()
@@ -484,8 +494,7 @@ async fn tenant_id(store: &SqliteStore, tenant: &str) -> anyhow::Result<i64> {
         .with_context(|| format!("no tenant {tenant:?}"))
 }
 
-async fn user_cmd(store: &SqliteStore, actor: &Actor, cmd: UserCmd) -> anyhow::Result<()> {
-    use store::AccountStore;
+async fn user_cmd(store: &dyn Store, actor: &Actor, cmd: UserCmd) -> anyhow::Result<()> {
     use store::accounts::{Language, NewUser, Role};
     match cmd {
         UserCmd::Add {
