@@ -59,7 +59,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                  Admin token (shown only this once; keep it safe):\n\n    {}\n\n\
                  Use it as `Authorization: Bearer <token>` on /api/admin/…, e.g.\n    \
                  curl -H 'Authorization: Bearer <token>' http://<listen>/api/admin/tenants\n\
-                 More admin tokens: `schoon admin --data <dir> token create`.",
+                 More admin tokens: `schoon admin --data <dir> token create`\n\
+                 (on PostgreSQL: `schoon admin --database <url> token create`).",
                 b.tenant.name, b.tenant.id, b.admin.token
             );
         },
