@@ -19,6 +19,7 @@ pub mod analyst;
 pub mod casework;
 pub mod i18n;
 pub mod manage;
+pub mod multipart;
 pub mod portal;
 pub mod session;
 pub mod totp;

@@ -25,8 +25,6 @@
 //! encrypted evidence vault, never to plain disk; the response's statement records its name,
 //! size and SHA-256 (the vault reference).
 
-pub mod multipart;
-
 use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
@@ -46,7 +44,7 @@ use store::accounts::Role;
 use store::orders::{Order, OrderId};
 use store::takedown::{Case, CaseResponse, Notice};
 
-use super::{NavEntry, Page, SignedIn, Tr, UiError, UiResult, render};
+use super::{NavEntry, Page, SignedIn, Tr, UiError, UiResult, multipart, render};
 use crate::app::AppState;
 
 /// Largest statement attachment (bytes).
@@ -904,14 +902,17 @@ struct ResponseForm {
     file: Option<(String, Vec<u8>)>,
 }
 
-fn response_form(headers: &HeaderMap, body: &[u8]) -> UiResult<ResponseForm> {
+async fn response_form(headers: &HeaderMap, body: Bytes) -> UiResult<ResponseForm> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let mut f = ResponseForm::default();
-    if let Some(b) = multipart::boundary(ct) {
-        for p in multipart::parse(body, &b).map_err(UiError::Conflict)? {
+    if multipart::is_multipart(ct) {
+        for p in multipart::parse(ct, body)
+            .await
+            .map_err(UiError::Conflict)?
+        {
             let text = || String::from_utf8_lossy(&p.data).into_owned();
             match p.name.as_str() {
                 "csrf" => f.csrf = text(),
@@ -929,7 +930,7 @@ fn response_form(headers: &HeaderMap, body: &[u8]) -> UiResult<ResponseForm> {
         }
     } else {
         let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_bytes(body).map_err(|e| UiError::Conflict(e.to_string()))?;
+            serde_urlencoded::from_bytes(&body).map_err(|e| UiError::Conflict(e.to_string()))?;
         for (k, v) in pairs {
             match k.as_str() {
                 "csrf" => f.csrf = v,
@@ -1012,7 +1013,7 @@ pub async fn respond(
     headers: HeaderMap,
     body: Bytes,
 ) -> UiResult<Response> {
-    let f = response_form(&headers, &body).map_err(|e| match e {
+    let f = response_form(&headers, body).await.map_err(|e| match e {
         // An unreadable form has no readable token either.
         UiError::Conflict(_) => UiError::Csrf,
         e => e,

@@ -16,9 +16,9 @@ use serde::Deserialize;
 use store::{NewList, RevokeSelector};
 
 use super::admin;
-use super::multipart;
 use crate::app::AppState;
 use crate::listfile::ParseOptions;
+use crate::ui::multipart;
 use crate::ui::{Page, SignedIn, UiError, UiResult, render};
 
 /// Entries shown per page of a list.
@@ -319,11 +319,7 @@ pub async fn detail(
 }
 
 fn part_text(parts: &[multipart::Part], name: &str) -> String {
-    parts
-        .iter()
-        .find(|p| p.name == name)
-        .map(|p| String::from_utf8_lossy(&p.data).trim().to_string())
-        .unwrap_or_default()
+    multipart::text(parts, name).trim().to_string()
 }
 
 /// `POST /ui/manage/lists/{id}/upload` (`multipart/form-data`): `csrf`, `file`, optional
@@ -344,8 +340,10 @@ pub async fn upload(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let boundary = multipart::boundary(ct).ok_or(UiError::Csrf)?;
-    let parts = multipart::parse(&bytes, &boundary).map_err(|_| UiError::Csrf)?;
+    // An unreadable form has no readable token either.
+    let parts = multipart::parse(ct, bytes)
+        .await
+        .map_err(|_| UiError::Csrf)?;
     user.check_csrf(&part_text(&parts, "csrf"))?;
     admin(&user)?;
     let list = own_list(&state, &user, id).await?;

@@ -16,7 +16,6 @@
 pub mod health;
 pub mod lists;
 pub mod messages;
-pub mod multipart;
 pub mod orgs;
 pub mod policy;
 pub mod rules;
