@@ -204,8 +204,9 @@ fn provider_link(state: &AppState, key: &SigningKey, reference: &str) -> String 
     )
 }
 
-/// Builds the timestamped, signed delivery proof.
-fn delivery_proof(
+/// The timestamped, signed delivery proof: the order's digest and signature, the channel and time, and a receipt
+/// signed with the order-signing key.
+pub(crate) fn delivery_proof(
     key: &SigningKey,
     order: &Order,
     channel: &str,

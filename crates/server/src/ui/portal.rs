@@ -33,7 +33,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
-use ed25519_dalek::Signer;
 use schoon_core::hit::{AckAction, HitEvent};
 use schoon_core::order::{OrderEvent, OrderState};
 use schoon_core::takedown::{CaseState, LadderRung, NoticeId, NoticeState, ResponseKind};
@@ -1147,18 +1146,13 @@ async fn deliver_in_portal(state: &AppState, user: &SignedIn, o: Order) -> UiRes
     let key = crate::regulator::signing_key(&state.config.data_dir)
         .map_err(|e| UiError::Internal(format!("order-signing key: {e}")))?;
     let at = chrono::SubsecRound::trunc_subsecs(state.clock.now(), 6);
-    let sha = o.sha256.clone().unwrap_or_default();
-    let at_text = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let message = format!("schoon-order-delivery/1|{sha}|portal|{at_text}");
-    let proof = serde_json::json!({
-        "channel": "portal",
-        "at": at_text,
-        "sha256": sha,
-        "order_signature": o.signature,
-        "receipt": message,
-        "receipt_signature": hex::encode(key.sign(message.as_bytes()).to_bytes()),
-        "details": {"via": "provider portal", "user": user.actor().0},
-    });
+    let proof = crate::regulator::delivery_proof(
+        &key,
+        &o,
+        "portal",
+        at,
+        serde_json::json!({"via": "provider portal", "user": user.actor().0}),
+    );
     match state
         .store
         .deliver_order(&user.actor(), o.id, proof, at)
