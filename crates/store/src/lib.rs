@@ -17,8 +17,8 @@ mod jobs;
 pub mod manage;
 pub mod monitor;
 pub mod orders;
-pub mod reports;
 mod postgres;
+pub mod reports;
 mod sqlite;
 pub mod takedown;
 
@@ -37,8 +37,8 @@ pub use jobs::{Job, JobId, JobStatus, NewJob};
 pub use manage::ManageStore;
 pub use monitor::MonitorStore;
 pub use orders::OrderStore;
-pub use reports::ReportStore;
 pub use postgres::PgStore;
+pub use reports::ReportStore;
 pub use sqlite::SqliteStore;
 pub use takedown::TakedownStore;
 

@@ -18,7 +18,6 @@
 //!   and each organisation gets its most frequently attributed AS number as main AS, so one
 //!   organisation is one [`OrgKey`] everywhere, as `schoon-monitor` requires.
 
-
 use async_trait::async_trait;
 use schoon_core::TenantId;
 use schoon_monitor::MonitorInput;

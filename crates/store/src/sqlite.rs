@@ -95,7 +95,10 @@ impl SqliteStore {
             )));
         }
         let dest = dest.to_str().ok_or_else(|| {
-            StoreError::Invalid(format!("backup destination {} is not UTF-8", dest.display()))
+            StoreError::Invalid(format!(
+                "backup destination {} is not UTF-8",
+                dest.display()
+            ))
         })?;
         sqlx::query("VACUUM INTO $1")
             .bind(dest)
@@ -110,4 +113,3 @@ impl SqliteStore {
         self.read.close().await;
     }
 }
-

@@ -14,7 +14,6 @@
 //! found in `sending` after its lease becomes `delivery_unknown` for a human instead of being
 //! resent.
 
-
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use schoon_core::TenantId;

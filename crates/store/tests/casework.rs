@@ -7,9 +7,9 @@ use common::{Backend, a};
 
 use chrono::{Duration, Utc};
 use schoon_core::takedown::ObservationOutcome;
+use store::StoreError;
 use store::reports::Fetched;
 use store::takedown::{CaseContacts, NewAttribution, NewObservation};
-use store::StoreError;
 
 fn hoster(org: &str) -> NewAttribution {
     NewAttribution {

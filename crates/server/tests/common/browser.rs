@@ -207,4 +207,3 @@ pub fn run_node(script: &Path, env: &[(&str, String)]) -> std::process::Output {
     }
     cmd.output().expect("running node")
 }
-

@@ -1,16 +1,16 @@
 //! The SQL behind [`crate::accounts`], compiled once per backend (see `crate::sqlite` and
 //! `crate::postgres`).
 
-use async_trait::async_trait;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
-use schoon_core::report::ItemId;
-use schoon_core::TenantId;
-use sqlx::Row;
-use crate::{Actor, StoreError, StoreResult, parse_ts, ts};
 use super::common::AuditWriter;
 use super::{Backend, Conn, DbRow};
 use crate::accounts::*;
+use crate::{Actor, StoreError, StoreResult, parse_ts, ts};
 use crate::{opt_ts, parse_enum};
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use schoon_core::TenantId;
+use schoon_core::report::ItemId;
+use sqlx::Row;
 
 fn user_row(r: &DbRow) -> StoreResult<User> {
     let disabled: i64 = r.try_get("disabled")?;
@@ -377,12 +377,13 @@ impl AccountStore for Backend {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id IS DISTINCT FROM $2")
-            .bind(id)
-            .bind(keep_session)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let ended =
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id IS DISTINCT FROM $2")
+                .bind(id)
+                .bind(keep_session)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         aw.append(
             &mut tx,
             Some(user.tenant_id),

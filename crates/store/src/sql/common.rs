@@ -1,6 +1,13 @@
 //! Shared SQL for every backend: the audit writer, row decoders and the hash-check [`Store`]
 //! methods. Compiled once per backend (see `crate::sqlite` and `crate::postgres`).
 
+use super::{Backend, Conn, DbRow};
+use crate::jobs::{Job, JobId, JobStatus, NewJob};
+use crate::{
+    Actor, ImportSummary, ListUpdate, NewApiKey, NewList, NewTenant, RevokeSelector, Snapshot,
+    Store, StoreError, StoreResult, parse_ts, ts,
+};
+use crate::{opt_ts, parse_enum, placeholders};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
@@ -11,13 +18,6 @@ use schoon_core::{
     ListKind, NewEntry, NewHit, OrgId, Organisation, SignalType, SignalValue, Tenant, TenantId,
 };
 use sqlx::{AssertSqlSafe, Row};
-use crate::jobs::{Job, JobId, JobStatus, NewJob};
-use crate::{
-    Actor, ImportSummary, ListUpdate, NewApiKey, NewList, NewTenant, RevokeSelector, Snapshot,
-    Store, StoreError, StoreResult, parse_ts, ts,
-};
-use super::{Backend, Conn, DbRow};
-use crate::{opt_ts, parse_enum, placeholders};
 
 /// Rows per multi-row INSERT during imports (8 binds each, well under either backend's limit).
 const INSERT_CHUNK: usize = 500;
@@ -89,8 +89,6 @@ fn map_unique(e: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
         _ => StoreError::Database(e),
     }
 }
-
-
 
 fn u32_col(r: &DbRow, col: &str) -> StoreResult<u32> {
     let v: i64 = r.try_get(col)?;
@@ -215,7 +213,6 @@ async fn list_in(conn: &mut Conn, id: ListId) -> StoreResult<HashList> {
         .ok_or_else(|| StoreError::NotFound(format!("list {id}")))?;
     list_row(&row)
 }
-
 
 #[async_trait]
 impl Store for Backend {

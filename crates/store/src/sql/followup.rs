@@ -1,17 +1,17 @@
 //! The SQL behind [`crate::followup`], compiled once per backend (see `crate::sqlite` and
 //! `crate::postgres`).
 
+use super::common::{AuditWriter, hit_row, job_row};
+use super::{Backend, Conn, DbRow};
+use crate::followup::*;
+use crate::jobs::Job;
+use crate::{Actor, StoreError, StoreResult, parse_ts, ts};
+use crate::{opt_ts, parse_enum, placeholders};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use schoon_core::hit::{AckAction, HitEvent, HitTimeline, Transition, transition};
 use schoon_core::{EntryId, Hit, HitId, HitState, OrgId, SignalType, TenantId};
 use sqlx::{AssertSqlSafe, Row};
-use crate::jobs::Job;
-use crate::{Actor, StoreError, StoreResult, parse_ts, ts};
-use super::common::{AuditWriter, hit_row, job_row};
-use super::{Backend, Conn, DbRow};
-use crate::followup::*;
-use crate::{opt_ts, parse_enum, placeholders};
 
 const FH_SELECT: &str = "SELECT h.*, l.pdq_radius AS l_radius, e.value AS e_value, \
      e.signal_type AS e_type FROM hits h JOIN hash_lists l ON l.id = h.list_id \

@@ -1,7 +1,10 @@
 //! The SQL behind [`crate::monitor`], compiled once per backend (see `crate::sqlite` and
 //! `crate::postgres`).
 
-use std::collections::{BTreeMap, HashMap};
+use super::Backend;
+use crate::monitor::*;
+use crate::opt_ts;
+use crate::{StoreResult, parse_ts};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use schoon_core::TenantId;
@@ -9,10 +12,7 @@ use schoon_monitor::{
     CaseTimeline, HitRecord, HosterSpell, MonitorInput, NoticeRecord, NoticeStep, OrgKey, Removal,
 };
 use sqlx::Row;
-use crate::{StoreResult, parse_ts};
-use super::Backend;
-use crate::monitor::*;
-use crate::opt_ts;
+use std::collections::{BTreeMap, HashMap};
 
 /// A raw organisation reference before names are merged.
 #[derive(Debug, Clone)]

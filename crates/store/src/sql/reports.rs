@@ -1,20 +1,20 @@
 //! The SQL behind [`crate::reports`], compiled once per backend (see `crate::sqlite` and
 //! `crate::postgres`).
 
+use super::common::AuditWriter;
+use super::{Backend, Conn, DbRow};
+use crate::opt_ts;
+use crate::reports::*;
+use crate::{Actor, StoreError, StoreResult, parse_ts, ts};
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Utc};
 use schoon_core::audit::{self, AuditEvent};
 use schoon_core::report::{
-    Classification, ItemEvent, ItemId, ItemState, ReportId, ReportState, SourceKind,
-    reference, report_state, transition,
+    Classification, ItemEvent, ItemId, ItemState, ReportId, ReportState, SourceKind, reference,
+    report_state, transition,
 };
 use schoon_core::{EntryId, ListId, OrgId, TenantId};
 use sqlx::Row;
-use crate::{Actor, StoreError, StoreResult, parse_ts, ts};
-use super::common::AuditWriter;
-use super::{Backend, Conn, DbRow};
-use crate::reports::*;
-use crate::opt_ts;
 
 fn audit_row(r: &DbRow) -> StoreResult<AuditEvent> {
     Ok(AuditEvent {
@@ -29,7 +29,6 @@ fn audit_row(r: &DbRow) -> StoreResult<AuditEvent> {
         hash: r.try_get("hash")?,
     })
 }
-
 
 fn parse<T: std::str::FromStr>(s: &str) -> StoreResult<T>
 where

@@ -1,18 +1,18 @@
 //! The SQL behind [`crate::takedown`], compiled once per backend (see `crate::sqlite` and
 //! `crate::postgres`).
 
-use std::collections::HashMap;
+use super::common::AuditWriter;
+use super::{Backend, Conn, DbRow};
+use crate::takedown::*;
+use crate::{Actor, ReportStore, StoreError, StoreResult, parse_ts, ts};
+use crate::{opt_ts, parse_enum, placeholders};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use schoon_core::TenantId;
 use schoon_core::policy::DEFAULT_PDQ_RADIUS;
 use schoon_core::takedown::{next_check_at, online_verdict, transition};
 use sqlx::{AssertSqlSafe, Row};
-use crate::{Actor, ReportStore, StoreError, StoreResult, parse_ts, ts};
-use super::common::AuditWriter;
-use super::{Backend, Conn, DbRow};
-use crate::takedown::*;
-use crate::{opt_ts, parse_enum, placeholders};
+use std::collections::HashMap;
 
 // ---------------------------------------------------------------------------------------------
 // rows
@@ -152,10 +152,7 @@ async fn case_in(conn: &mut Conn, id: CaseId) -> StoreResult<Case> {
         .ok_or_else(|| StoreError::NotFound(format!("case {id}")))
 }
 
-async fn notice_items(
-    conn: &mut Conn,
-    id: NoticeId,
-) -> StoreResult<Vec<NoticeItemRef>> {
+async fn notice_items(conn: &mut Conn, id: NoticeId) -> StoreResult<Vec<NoticeItemRef>> {
     let rows: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT case_id, sequence FROM notice_items WHERE notice_id = $1 ORDER BY case_id",
     )
@@ -172,10 +169,7 @@ async fn notice_items(
         .collect()
 }
 
-async fn notices_of_rows(
-    conn: &mut Conn,
-    rows: &[DbRow],
-) -> StoreResult<Vec<Notice>> {
+async fn notices_of_rows(conn: &mut Conn, rows: &[DbRow]) -> StoreResult<Vec<Notice>> {
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let id: i64 = r.try_get("id")?;
@@ -314,11 +308,7 @@ async fn apply_event(
 }
 
 /// Starts (or restarts) monitoring: the ladder counts from `at`, and a check is due at once.
-async fn start_monitoring(
-    conn: &mut Conn,
-    id: CaseId,
-    at: DateTime<Utc>,
-) -> StoreResult<()> {
+async fn start_monitoring(conn: &mut Conn, id: CaseId, at: DateTime<Utc>) -> StoreResult<()> {
     let now = ts(&at);
     sqlx::query(
         "UPDATE takedown_cases SET ladder_since = $1, monitoring_since = COALESCE(monitoring_since, $1), \
