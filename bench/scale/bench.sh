@@ -13,7 +13,7 @@
 #      N (list entries, default 200000), DURATION (s per hash-check phase, default 15),
 #      CONCURRENCY (batch workers, default 2), BATCH (default 1000), RATE (open loop, default 2000),
 #      URLS (check-online cases, default 5000), SECS (check-online window, default 60),
-#      PORT (site port, default 18089), SKIP_BUILD=1, CARGO_TARGET_DIR.
+#      PORT (site port, default 18089), SKIP_BUILD=1, CARGO_TARGET_DIR, PROFILE (default release).
 # Output: bench/out/scale-<time>/ (logs, JSON per phase, results.json) and a summary.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -33,8 +33,9 @@ if [[ -z "${SKIP_BUILD:-}" ]]; then
         --example scale_seed
 fi
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-BIN=$TARGET/release/schoon
-EX=$TARGET/release/examples
+PROFILE=${PROFILE:-release}
+BIN=$TARGET/$PROFILE/schoon
+EX=$TARGET/$PROFILE/examples
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=$ROOT/bench/out/scale-$STAMP
 mkdir -p "$OUT"
