@@ -34,7 +34,9 @@ fn arg(name: &str) -> anyhow::Result<String> {
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         if a == name {
-            return it.next().ok_or_else(|| anyhow::anyhow!("{name} needs a value"));
+            return it
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("{name} needs a value"));
         }
     }
     anyhow::bail!("{name} is required")
@@ -84,10 +86,7 @@ async fn main() -> anyhow::Result<()> {
     let media: Vec<(String, String)> = (0..urls)
         .map(|n| {
             (
-                format!(
-                    "http://site{}.bench.localhost:{port}/img/{n}.png",
-                    n % 100
-                ),
+                format!("http://site{}.bench.localhost:{port}/img/{n}.png", n % 100),
                 "img".to_string(),
             )
         })
