@@ -3,17 +3,16 @@
 //! (report → classified item → case → attribution → sent notice → observations), the pages and
 //! exports are requested without any login.
 
+mod common;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use common::monitor_seed::monitored_case;
 use reqwest::StatusCode;
 use schoon_core::hit::ManualClock;
-use schoon_core::report::{Classification, SourceKind};
-use schoon_core::takedown::{LadderRung, ObservationOutcome, TakedownPolicy};
 use server::{AppState, Config};
-use store::reports::{AutoOutcome, Fetched, NewReport};
-use store::takedown::{CaseContacts, Delivery, NewAttribution, NewCase, NewNotice, NewObservation};
-use store::{Actor, NewTenant, OrderStore, ReportStore, SqliteStore, Store, TakedownStore};
+use store::{Actor, NewTenant, OrderStore, SqliteStore, Store};
 
 /// Monday 1 June 2026, 10:00 UTC.
 fn t0() -> DateTime<Utc> {
@@ -37,7 +36,7 @@ struct Env {
     tenant: i64,
     /// Every URL and digest seeded: none may appear in a public response.
     secrets: Vec<String>,
-    n: usize,
+    n: u64,
     _dir: tempfile::TempDir,
     task: tokio::task::JoinHandle<()>,
 }
@@ -89,161 +88,20 @@ impl Env {
         notice_at: DateTime<Utc>,
         gone_at: Option<DateTime<Utc>>,
     ) {
-        let s = &self.store;
-        let a = Actor("test".into());
         self.n += 1;
-        let page = format!("https://{site}/page/{}", self.n);
-        let media = format!("https://{site}/img/{}.jpg", self.n);
-        let digest = format!("{:064x}", 0xfeed_0000 + self.n);
-        let r = s
-            .submit_reports(
-                &a,
-                self.tenant,
-                vec![NewReport {
-                    url: page.clone(),
-                    original_url: page.clone(),
-                    registrable_domain: None,
-                    referer: None,
-                    note: None,
-                    source_kind: SourceKind::Hotline,
-                    source_org_id: None,
-                    reporter_email: None,
-                }],
-                notice_at - Duration::days(30),
-            )
-            .await
-            .unwrap();
-        let report = r[0].report_id;
-        s.record_page(&a, report, None, None, vec![(media.clone(), "img".into())])
-            .await
-            .unwrap();
-        let item = s.report_items(report).await.unwrap().remove(0);
-        assert!(
-            s.complete_item(
-                &a,
-                item.id,
-                Fetched {
-                    sha256: Some(digest.clone()),
-                    ..Fetched::default()
-                },
-                AutoOutcome::Known {
-                    list_id: 1,
-                    entry_id: 1,
-                    classification: Classification::Baseline,
-                },
-            )
-            .await
-            .unwrap()
-        );
-        s.finish_report(&a, report).await.unwrap();
-        let opened = notice_at - Duration::hours(1);
-        let case = s
-            .open_case(
-                &a,
-                NewCase {
-                    tenant_id: self.tenant,
-                    report_id: report,
-                    item_id: item.id,
-                    url: media.clone(),
-                    page_url: page.clone(),
-                    police_first: false,
-                },
-                opened,
-            )
-            .await
-            .unwrap();
-        s.record_attribution(
-            &a,
-            case.id,
-            NewAttribution {
-                contacts: CaseContacts {
-                    hoster_org: Some(org.into()),
-                    hoster_email: Some("abuse@host.test".into()),
-                    hoster_country: Some("NL".into()),
-                    asn: Some(64500),
-                    ip: Some("192.0.2.10".into()),
-                    ..CaseContacts::default()
-                },
-                host: site.into(),
-                registrable_domain: Some(site.into()),
-                needs_contact: vec![],
-                raw: serde_json::json!({}),
-                made_at: opened,
-                tenant_country: Some("NL".into()),
-            },
+        let secrets = monitored_case(
+            &self.store,
+            self.tenant,
+            self.n,
+            org,
+            site,
+            notice_at,
+            gone_at,
+            Duration::days(30),
+            0xfeed_0000,
         )
-        .await
-        .unwrap();
-        let notice = s
-            .enqueue_notice(
-                &a,
-                NewNotice {
-                    tenant_id: self.tenant,
-                    rung: LadderRung::Hoster,
-                    recipient_email: "abuse@host.test".into(),
-                    recipient_org: Some(org.into()),
-                    language: Some("en".into()),
-                    due_at: notice_at,
-                    held: false,
-                    items: vec![(case.id, 0)],
-                },
-                notice_at,
-            )
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            s.claim_notices("w", notice_at, Duration::minutes(5), 10)
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
-        s.record_delivery(
-            notice.id,
-            "w",
-            Delivery {
-                accepted: true,
-                smtp_code: Some(250),
-                smtp_message: "ok".into(),
-                message_id: format!("<{}@test>", notice.id),
-                at: notice_at,
-            },
-        )
-        .await
-        .unwrap();
-        let p = TakedownPolicy::default();
-        let obs = |at, outcome| NewObservation {
-            at,
-            http_status: Some(200),
-            outcome,
-            detail: None,
-            content_type: None,
-            served_sha256: None,
-            served_pdq: None,
-            distance: None,
-            final_url: None,
-            error: None,
-        };
-        s.record_observation(
-            case.id,
-            obs(notice_at + Duration::minutes(1), ObservationOutcome::Online),
-            &p,
-        )
-        .await
-        .unwrap();
-        if let Some(gone) = gone_at {
-            for k in 0..3 {
-                s.record_observation(
-                    case.id,
-                    obs(gone + Duration::minutes(15 * k), ObservationOutcome::Gone),
-                    &p,
-                )
-                .await
-                .unwrap();
-            }
-        }
-        self.secrets.extend([media, page, digest]);
+        .await;
+        self.secrets.extend(secrets);
     }
 
     async fn get(&self, path: &str) -> (StatusCode, String, String) {

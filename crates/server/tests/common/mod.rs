@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod monitor_seed;
 
 use std::path::PathBuf;
 
