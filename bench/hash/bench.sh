@@ -46,3 +46,27 @@ print(f"ratio       : {s_ref / s_ours:.1f}x")
 print(f"files compared: {sum(dist.values())} unique, digests differing: {digest_mismatch}")
 print("PDQ distance distribution (ours vs reference):", dict(sorted(dist.items())))
 PY
+
+# Where the time goes, one core, best of 3 per file, summed over the corpus (each file once): the
+# reference's own decode share bounds the end-to-end ratio any decoder of equal speed could reach.
+"$VENV_PY" "$ROOT/bench/hash/reference.py" --stages "${FILES[@]}" > "$OUT/reference_stages.txt"
+(cd "$ROOT" && cargo run --release --locked --quiet -p media --example bench -- -n 3 "${FILES[@]}") \
+    > "$OUT/schoon_stages.txt"
+"$VENV_PY" - "$OUT/reference_stages.txt" "$OUT/schoon_stages.txt" <<'PY'
+import sys
+ref = dict((k, float(v)) for k, v in (l.split() for l in open(sys.argv[1]) if l.strip()))
+total = next(l.split() for l in open(sys.argv[2]) if l.startswith("TOTAL"))
+# TOTAL columns: name, bytes, MP, digest, decode, pdq, dihedral, whole hash_bytes
+ours = {"digests": float(total[3]), "decode": float(total[4]), "pdq": float(total[5])}
+print("stage (one core, ms summed over the corpus) | reference | schoon | ratio")
+for k in ("decode", "pdq", "digests"):
+    print(f"  {k:<8} | {ref[k]:9.1f} | {ours[k]:9.1f} | {ref[k] / ours[k]:6.1f}x")
+rt, ot = sum(ref.values()), sum(ours.values())
+print(f"  {'sum':<8} | {rt:9.1f} | {ot:9.1f} | {rt / ot:6.1f}x   (whole hash_bytes: {float(total[7]):.1f} ms)")
+print(f"reference decode share: {100 * ref['decode'] / rt:.0f} %")
+print(f"ceiling with a decoder as fast as the reference's and free PDQ + digests: {rt / ref['decode']:.1f}x")
+print(f"decoder speed needed for 10x with today's PDQ + digests: "
+      f"{ref['decode'] / max(rt / 10 - ours['pdq'] - ours['digests'], 1e-9):.1f}x the reference decoder"
+      if rt / 10 > ours['pdq'] + ours['digests'] else
+      "10x is out of reach even with a zero-time decoder")
+PY

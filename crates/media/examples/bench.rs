@@ -39,6 +39,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let limits = Limits::default();
     let mut hasher = MediaHasher::new(limits.clone());
     let mut pdq = pdq::Hasher::new();
+    // Column sums over every file (size, MP, then the seven timings) for the TOTAL row.
+    let mut sum = [0.0f64; 7];
     for path in &args {
         let bytes = std::fs::read(path)?;
         let mut rgb = Vec::new();
@@ -73,6 +75,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             t_dih,
             t_all,
             bytes.len() as f64 / 1e6 / (t_dig / 1000.0),
+        );
+        let row = [
+            bytes.len() as f64,
+            (w * h) as f64 / 1e6,
+            t_dig,
+            t_dec,
+            t_pdq,
+            t_dih,
+            t_all,
+        ];
+        for (s, v) in sum.iter_mut().zip(row) {
+            *s += v;
+        }
+    }
+    if args.len() > 1 {
+        println!(
+            "{:<28} {:>9} {:>6.2} {:>9.2} {:>9.2} {:>8.2} {:>8.2} {:>9.2} {:>8.0}",
+            "TOTAL",
+            sum[0] as u64,
+            sum[1],
+            sum[2],
+            sum[3],
+            sum[4],
+            sum[5],
+            sum[6],
+            sum[0] / 1e6 / (sum[2] / 1000.0),
         );
     }
     Ok(())
