@@ -355,6 +355,9 @@ pub struct Notice {
     pub smtp_message: Option<String>,
     /// When accepted.
     pub sent_at: Option<DateTime<Utc>>,
+    /// Temporary SMTP failures so far, each followed by a retry (see
+    /// [`TakedownStore::defer_delivery`]).
+    pub deferrals: u32,
     /// Queued.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -599,6 +602,16 @@ pub trait TakedownStore: Send + Sync {
         notice: NoticeId,
         worker: &str,
         d: Delivery,
+    ) -> StoreResult<Notice>;
+    /// A temporary SMTP failure (4xx reply, connection trouble) on a notice `worker` is
+    /// sending: back to `queued`, due again at `retry_at`, one more deferral counted, the reply
+    /// kept; audited as `notice.deferred`. Same claim check as [`Self::record_delivery`].
+    async fn defer_delivery(
+        &self,
+        notice: NoticeId,
+        worker: &str,
+        d: Delivery,
+        retry_at: DateTime<Utc>,
     ) -> StoreResult<Notice>;
     /// `sending` past its lease → `delivery_unknown`; returns them.
     async fn recover_stuck_notices(&self, now: DateTime<Utc>) -> StoreResult<Vec<Notice>>;

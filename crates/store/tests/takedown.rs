@@ -576,6 +576,98 @@ async fn a_step_is_queued_once_and_a_duplicate_writes_nothing(b: Backend) {
     s.verify_audit_chain().await.unwrap();
 }
 
+async fn a_temporary_failure_requeues_the_notice_for_later(b: Backend) {
+    let (_d, s, t) = open(&b).await;
+    let items = pending_items(&*s, t, "bad.example", 1).await;
+    let id = monitored(&*s, items[0].clone()).await;
+    let lease = Duration::minutes(5);
+    let n = s
+        .enqueue_notice(
+            &a("l"),
+            notice(t, LadderRung::Hoster, vec![(id, 0)], t0()),
+            t0(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n.deferrals, 0);
+    let greylisted = |at| Delivery {
+        accepted: false,
+        smtp_code: Some(451),
+        smtp_message: "temporary: greylisted, try again later".into(),
+        message_id: "<ref@schoon.test>".into(),
+        at,
+    };
+    let retry_at = t0() + Duration::minutes(5);
+    s.claim_notices("w1", t0(), lease, 10).await.unwrap();
+    // Only the claiming worker may defer it.
+    assert!(matches!(
+        s.defer_delivery(n.id, "w2", greylisted(t0()), retry_at)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let d = s
+        .defer_delivery(n.id, "w1", greylisted(t0()), retry_at)
+        .await
+        .unwrap();
+    assert_eq!(d.state, NoticeState::Queued);
+    assert_eq!(d.due_at, retry_at);
+    assert_eq!(d.deferrals, 1);
+    assert_eq!(d.smtp_code, Some(451));
+    assert_eq!(d.sent_at, None);
+    assert_eq!(d.lease_until, None);
+    // Not due before the retry time; then claimed again (same reference) and counted on.
+    assert!(
+        s.claim_notices("w2", retry_at - Duration::seconds(1), lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = s.claim_notices("w2", retry_at, lease, 10).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].reference, n.reference);
+    assert_eq!(again[0].deferrals, 1);
+    let d2 = s
+        .defer_delivery(
+            n.id,
+            "w2",
+            greylisted(retry_at),
+            retry_at + Duration::minutes(15),
+        )
+        .await
+        .unwrap();
+    assert_eq!(d2.deferrals, 2);
+    // Deferring twice without a claim in between: refused (it is queued, not sending).
+    assert!(matches!(
+        s.defer_delivery(n.id, "w2", greylisted(retry_at), retry_at)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    s.claim_notices("w3", retry_at + Duration::minutes(15), lease, 10)
+        .await
+        .unwrap();
+    let sent = s
+        .record_delivery(
+            n.id,
+            "w3",
+            delivered(true, retry_at + Duration::minutes(15)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent.state, NoticeState::Sent);
+    assert_eq!(sent.deferrals, 2);
+    let audit = s.audit_events(0, 100_000).await.unwrap();
+    let deferred: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "notice.deferred")
+        .collect();
+    assert_eq!(deferred.len(), 2);
+    let details: serde_json::Value = serde_json::from_str(&deferred[1].details).unwrap();
+    assert_eq!(details["deferrals"], 2);
+    assert_eq!(details["smtp_code"], 451);
+    s.verify_audit_chain().await.unwrap();
+}
+
 async fn outbox_claim_deliver_and_stuck_sending(b: Backend) {
     let (_d, s, t) = open(&b).await;
     let items = pending_items(&*s, t, "bad.example", 3).await;
@@ -1133,6 +1225,7 @@ backend_tests!(
     observations_decide_removal_and_reappearance,
     a_step_is_queued_once_and_a_duplicate_writes_nothing,
     outbox_claim_deliver_and_stuck_sending,
+    a_temporary_failure_requeues_the_notice_for_later,
     concurrent_workers_never_claim_the_same_notice,
     police_hold_keeps_notices_held_until_release,
     responses_escalations_closing_and_the_audit_chain,

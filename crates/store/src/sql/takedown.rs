@@ -83,6 +83,10 @@ fn notice_row(r: &DbRow, items: Vec<NoticeItemRef>) -> StoreResult<Notice> {
             .transpose()?,
         smtp_message: r.try_get("smtp_message")?,
         sent_at: opt_ts(r.try_get("sent_at")?)?,
+        deferrals: {
+            let n: i64 = r.try_get("deferrals")?;
+            u32::try_from(n).map_err(|_| StoreError::Corrupt(format!("deferrals {n}")))?
+        },
         created_at: parse_ts(r.try_get("created_at")?)?,
         updated_at: parse_ts(r.try_get("updated_at")?)?,
         items,
@@ -1592,6 +1596,58 @@ impl TakedownStore for Backend {
             serde_json::json!({
                 "at": at, "message_id": d.message_id, "smtp_code": d.smtp_code,
                 "smtp_message": d.smtp_message,
+            }),
+        )
+        .await?;
+        let n = notice_in(&mut tx, notice).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    async fn defer_delivery(
+        &self,
+        notice: NoticeId,
+        worker: &str,
+        d: Delivery,
+        retry_at: DateTime<Utc>,
+    ) -> StoreResult<Notice> {
+        let mut tx = self.begin_write().await?;
+        let at = ts(&d.at);
+        let retry = ts(&retry_at);
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "UPDATE notices SET state = 'queued', due_at = $1, deferrals = deferrals + 1, \
+             smtp_code = $2, smtp_message = $3, lease_until = NULL, updated_at = $4 \
+             WHERE id = $5 AND claimed_by = $6 AND state IN ('sending', 'delivery_unknown') \
+             RETURNING tenant_id, deferrals",
+        )
+        .bind(&retry)
+        .bind(d.smtp_code.map(i64::from))
+        .bind(&d.smtp_message)
+        .bind(&at)
+        .bind(notice)
+        .bind(worker)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((tenant, deferrals)) = row else {
+            let current = notice_opt(&mut tx, notice).await?;
+            return Err(match current {
+                None => StoreError::NotFound(format!("notice {notice}")),
+                Some(n) => StoreError::Conflict(format!(
+                    "notice {notice} is {} (claimed by {:?}), not sending for {worker}",
+                    n.state, n.claimed_by
+                )),
+            });
+        };
+        let mut aw = AuditWriter::start(&mut tx).await?;
+        aw.append(
+            &mut tx,
+            Some(tenant),
+            &Actor(format!("worker:{worker}")),
+            "notice.deferred",
+            &format!("notice:{notice}"),
+            serde_json::json!({
+                "at": at, "retry_at": retry, "deferrals": deferrals,
+                "smtp_code": d.smtp_code, "smtp_message": d.smtp_message,
             }),
         )
         .await?;

@@ -1,0 +1,3 @@
+-- Temporary SMTP failures (4xx, connection trouble) no longer end a notice: the outbox puts it
+-- back in the queue with a later due time, up to a bounded number of retries. This counts them.
+ALTER TABLE notices ADD COLUMN deferrals BIGINT NOT NULL DEFAULT 0;
