@@ -17,7 +17,7 @@ use mail_parser::{MessageParser, MimeHeaders};
 use reqwest::StatusCode;
 use schoon_core::hit::{Clock, ManualClock};
 use schoon_core::report::{Attributes, Classification, SourceKind};
-use schoon_core::takedown::{CaseState, ObservationOutcome};
+use schoon_core::takedown::{CaseState, NoticeState, ObservationOutcome};
 use serde_json::{Value, json};
 use server::worker::JobRunner;
 use server::{AppState, Config};
@@ -765,4 +765,88 @@ async fn the_provider_acknowledges_through_the_signed_link() {
     assert_eq!(r.status(), StatusCode::OK);
     let tl = env.store.case_timeline(case.id).await.unwrap().unwrap();
     assert_eq!(tl.responses.len(), 2);
+}
+
+#[tokio::test]
+async fn a_greylisted_notice_is_retried_later_and_then_delivered() {
+    let env = Env::start(|_| {}).await;
+    env.sink
+        .reject_recipient("abuse@hoster.test", smtp_sink::Rejection::Temporary);
+    env.case("img.hoster.test", contacts("hoster.test"), false)
+        .await;
+    env.round().await;
+    assert_eq!(env.sink.message_count(), 0);
+    let queued = env
+        .store
+        .notices(env.tenant, Some(NoticeState::Queued), 10)
+        .await
+        .unwrap();
+    assert_eq!(queued.len(), 1, "back in the queue, not rejected");
+    let n = &queued[0];
+    assert_eq!(n.deferrals, 1);
+    assert_eq!(n.due_at, t0() + Duration::minutes(5));
+    assert_eq!(n.smtp_code, Some(451));
+    // Not before the retry time.
+    let tries = env.sink.connection_count();
+    env.at(t0() + Duration::minutes(4)).await;
+    assert_eq!(
+        env.sink.connection_count(),
+        tries,
+        "no attempt before the delay"
+    );
+    // The greylisting is over: delivered once, same reference.
+    env.sink.accept_recipient("abuse@hoster.test");
+    env.at(t0() + Duration::minutes(5)).await;
+    let mails = env.mails_to("abuse@hoster.test");
+    assert_eq!(mails.len(), 1);
+    assert!(
+        subject(&mails[0]).contains(&n.reference),
+        "{}",
+        subject(&mails[0])
+    );
+    let sent = env.store.notice(n.id).await.unwrap().unwrap();
+    assert_eq!(sent.state, NoticeState::Sent);
+    assert_eq!(sent.deferrals, 1);
+}
+
+#[tokio::test]
+async fn a_notice_that_keeps_failing_temporarily_is_rejected_after_the_last_retry() {
+    let env = Env::start(|_| {}).await;
+    env.sink
+        .reject_recipient("abuse@hoster.test", smtp_sink::Rejection::Temporary);
+    env.case("img.hoster.test", contacts("hoster.test"), false)
+        .await;
+    env.round().await;
+    let first = env
+        .store
+        .notices(env.tenant, Some(NoticeState::Queued), 10)
+        .await
+        .unwrap()[0]
+        .id;
+    // Follow the notice's own due time: eight retries, then it is given up.
+    let mut due = vec![t0()];
+    for _ in 0..20 {
+        let n = env.store.notice(first).await.unwrap().unwrap();
+        if n.state != NoticeState::Queued {
+            break;
+        }
+        due.push(n.due_at);
+        env.at(n.due_at).await;
+    }
+    let n = env.store.notice(first).await.unwrap().unwrap();
+    assert_eq!(n.state, NoticeState::Rejected);
+    assert_eq!(n.deferrals, 8);
+    assert_eq!(n.smtp_code, Some(451));
+    let msg = n.smtp_message.unwrap_or_default();
+    assert!(msg.contains("given up after 8 retries"), "{msg}");
+    let gaps: Vec<i64> = due
+        .windows(2)
+        .map(|w| (w[1] - w[0]).num_minutes())
+        .collect();
+    assert_eq!(
+        gaps,
+        [5, 15, 30, 60, 120, 240, 480, 720],
+        "due times {due:?}"
+    );
+    assert_eq!(env.sink.message_count(), 0);
 }

@@ -2,11 +2,18 @@
 //!
 //! ```text
 //! queued ──claim (committed, with a lease)──► sending ──SMTP──► sent | rejected
-//!                                                │
+//!   ▲                                            │  │
+//!   └──── temporary failure (4xx, no connection) ─┘  │
+//!         due again after a growing delay            │
 //!                         lease ran out (crash between SMTP and record)
 //!                                                ▼
 //!                                         delivery_unknown ──human──► sent | queued (same Message-ID)
 //! ```
+//!
+//! A temporary failure (greylisting, a full mailbox, a relay that is down) is retried as a mail
+//! server would: after 5 min, 15 min, 30 min, 1 h, 2 h, 4 h, 8 h and 12 h, each moved into the
+//! tenant's sending window (police referrals ignore it); after the last one the notice is
+//! `rejected` with the last reply, like a permanent (5xx) refusal.
 //!
 //! A notice is claimed in its own committed transaction *before* the SMTP dialogue, and the
 //! result is recorded after it. If the process dies in between, nobody knows whether the relay
@@ -24,7 +31,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use schoon_core::report::{Attributes, Classification};
-use schoon_core::takedown::LadderRung;
+use schoon_core::takedown::{LadderRung, next_send_time};
 use schoon_notify::{
     CsamGrade, Detection, Digests, Language, LegalCategory, MailLayout, MediaKind, NoticeItem,
     Recipient, Renderer, SmtpConfig, SmtpCredentials, SmtpSender, Step, StepKind, TlsMode,
@@ -46,6 +53,17 @@ pub const FAILPOINT_AFTER_SEND: &str = "after-smtp-send";
 const CLAIM_BATCH: u32 = 1;
 /// Claims per tick.
 const MAX_CLAIMS_PER_ROUND: usize = 200;
+/// Delays before the retries after temporary SMTP failures, in minutes (about 28 h in all).
+const RETRY_DELAYS_MINUTES: [i64; 8] = [5, 15, 30, 60, 120, 240, 480, 720];
+
+/// How long to wait after the `deferrals`-th temporary failure before trying again (`None`:
+/// the retries are used up).
+pub fn retry_delay(deferrals: u32) -> Option<chrono::Duration> {
+    let i = usize::try_from(deferrals).ok()?;
+    RETRY_DELAYS_MINUTES
+        .get(i)
+        .map(|m| chrono::Duration::minutes(*m))
+}
 
 /// The notify rung of an e-mail ladder rung (`None` for the regulator: no e-mail).
 pub fn step_kind(rung: LadderRung) -> Option<StepKind> {
@@ -354,13 +372,52 @@ async fn send_one(
         return Ok(());
     };
     let result = sender.send(mail).await;
+    if let schoon_notify::DeliveryResult::Temporary { code, message } = &result
+        && let Some(delay) = retry_delay(n.deferrals)
+    {
+        let now = state.clock.now();
+        // Police referrals ignore the sending window, as when they were queued.
+        let retry_at = if n.rung == LadderRung::Police {
+            now + delay
+        } else {
+            let policy = state.store.takedown_policy(n.tenant_id).await?;
+            next_send_time(policy.sending_window.as_ref(), now + delay)
+        };
+        let deferred = state
+            .store
+            .defer_delivery(
+                n.id,
+                worker,
+                Delivery {
+                    accepted: false,
+                    smtp_code: *code,
+                    smtp_message: format!("temporary: {message}"),
+                    message_id: mail.message_id.clone(),
+                    at: now,
+                },
+                retry_at,
+            )
+            .await?;
+        tracing::warn!(
+            notice = n.id,
+            deferrals = deferred.deferrals,
+            %retry_at,
+            "temporary SMTP failure: notice queued again"
+        );
+        return Ok(());
+    }
     let (accepted, code, message) = match &result {
         schoon_notify::DeliveryResult::Accepted { code, message } => {
             (true, Some(*code), message.clone())
         }
-        schoon_notify::DeliveryResult::Temporary { code, message } => {
-            (false, *code, format!("temporary: {message}"))
-        }
+        schoon_notify::DeliveryResult::Temporary { code, message } => (
+            false,
+            *code,
+            format!(
+                "temporary, given up after {} retries: {message}",
+                n.deferrals
+            ),
+        ),
         schoon_notify::DeliveryResult::Permanent { code, message } => {
             (false, *code, message.clone())
         }
@@ -394,6 +451,18 @@ async fn send_one(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temporary_failures_are_retried_with_growing_delays_then_given_up() {
+        let delays: Vec<i64> = (0..)
+            .map_while(retry_delay)
+            .map(|d| d.num_minutes())
+            .collect();
+        assert_eq!(delays, [5, 15, 30, 60, 120, 240, 480, 720]);
+        assert!(delays.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(retry_delay(8), None);
+        assert_eq!(retry_delay(u32::MAX), None);
+    }
 
     #[test]
     fn national_items_never_claim_more_than_the_verdict() {
