@@ -1162,6 +1162,24 @@ async fn escalations_and_overdue_hits_are_picked_up_and_become_orders() {
             .unwrap()
             .starts_with("admin:")
     );
+    // The follow-up escalation list shows the same pick-up.
+    let (s, v) = env.get("/api/admin/escalations").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let listed = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == hit_esc)
+        .unwrap();
+    assert_eq!(listed["order_id"], hit_order, "{listed}");
+    assert!(listed["picked_up_at"].is_string(), "{listed}");
+    assert!(
+        listed["picked_up_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("admin:"),
+        "{listed}"
+    );
     // Its evidence package carries the hit's audit trail.
     let (s, p) = env
         .get(&format!("{}/{hit_order}/evidence", env.orders(tenant)))

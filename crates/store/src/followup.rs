@@ -82,6 +82,12 @@ pub struct Escalation {
     pub reason: String,
     /// When.
     pub created_at: DateTime<Utc>,
+    /// When a regulator officer took it up (`None`: still waiting).
+    pub picked_up_at: Option<DateTime<Utc>>,
+    /// Who took it up.
+    pub picked_up_by: Option<String>,
+    /// The removal order opened from it, if any.
+    pub order_id: Option<i64>,
 }
 
 /// One entry of an organisation's revocation feed.

@@ -365,8 +365,8 @@ impl FollowupStore for Backend {
 
     async fn escalations(&self, after_id: i64, limit: u32) -> StoreResult<Vec<Escalation>> {
         let rows = sqlx::query(
-            "SELECT id, tenant_id, org_id, hit_id, reason, created_at FROM escalations \
-             WHERE id > $1 ORDER BY id LIMIT $2",
+            "SELECT id, tenant_id, org_id, hit_id, reason, created_at, picked_up_at, picked_up_by, \
+             order_id FROM escalations WHERE id > $1 ORDER BY id LIMIT $2",
         )
         .bind(after_id)
         .bind(i64::from(limit))
@@ -381,6 +381,9 @@ impl FollowupStore for Backend {
                     hit_id: r.try_get("hit_id")?,
                     reason: r.try_get("reason")?,
                     created_at: parse_ts(r.try_get("created_at")?)?,
+                    picked_up_at: opt_ts(r.try_get("picked_up_at")?)?,
+                    picked_up_by: r.try_get("picked_up_by")?,
+                    order_id: r.try_get("order_id")?,
                 })
             })
             .collect()
