@@ -57,6 +57,11 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("casework.created", "Opened", "Geopend"),
     ("casework.report", "Report", "Melding"),
     ("casework.none", "—", "—"),
+    (
+        "casework.retries",
+        "temporary failures, tried again",
+        "tijdelijke fouten, opnieuw geprobeerd",
+    ),
     ("casework.yes", "yes", "ja"),
     ("casework.no", "no", "nee"),
     (
@@ -582,6 +587,8 @@ pub struct NoticeView {
     pub recipient: String,
     /// Outbox state.
     pub state: &'static str,
+    /// Temporary SMTP failures so far (the due time is the next try).
+    pub deferrals: u32,
     /// Due.
     pub due: String,
     /// Sent.
@@ -604,6 +611,7 @@ fn notice_view(n: &Notice) -> NoticeView {
         rung: n.rung.as_str(),
         recipient: format!("{org}{}", n.recipient_email),
         state: n.state.as_str(),
+        deferrals: n.deferrals,
         due: when(&n.due_at),
         sent: opt_when(&n.sent_at),
         smtp: match (n.smtp_code, &n.smtp_message) {
