@@ -44,6 +44,13 @@ pub struct Config {
     pub ui: crate::ui::UiConfig,
     /// The job runner (round spacing, lease of a claimed job).
     pub jobs: JobsConfig,
+    /// Reverse proxies whose `X-Forwarded-For` is believed for the client address of the
+    /// per-address limits (web login, public report form): CIDR networks or single addresses,
+    /// e.g. `["127.0.0.1/32", "10.0.0.0/8", "::1/128"]`. Only the proxies' own addresses belong
+    /// here: a listed network could otherwise claim any client address. Empty (the default):
+    /// the client is always the TCP peer. TOML `trusted_proxies`, env
+    /// `SCHOON_TRUSTED_PROXIES='[127.0.0.1/32, ::1/128]'` (figment array syntax).
+    pub trusted_proxies: Vec<crate::client_ip::ProxyNet>,
 }
 
 /// Which parts of the service a process runs; several processes share one database.
@@ -187,6 +194,7 @@ impl Default for Config {
             takedown: crate::takedown::TakedownConfig::default(),
             ui: crate::ui::UiConfig::default(),
             jobs: JobsConfig::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -296,5 +304,41 @@ mod tests {
         let d = Config::default();
         assert!(!d.is_postgres());
         assert!(d.database_spec().ends_with("schoon.db"));
+    }
+
+    #[test]
+    fn trusted_proxies_from_toml_and_env_syntax() {
+        assert!(Config::default().trusted_proxies.is_empty());
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("schoon.toml");
+        std::fs::write(&f, "trusted_proxies = [\"127.0.0.1/32\", \"::1/128\"]\n").unwrap();
+        let c = Config::load(Some(&f)).unwrap();
+        let got: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(got, ["127.0.0.1/32", "::1/128"]);
+        // An environment value is parsed by figment like this.
+        let env: figment::value::Value = "[10.0.0.0/8, ::1]".parse().unwrap();
+        let c: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(("trusted_proxies", env))
+            .extract()
+            .unwrap();
+        let got: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(got, ["10.0.0.0/8", "::1/128"]);
+    }
+
+    #[test]
+    fn bad_trusted_proxy_is_a_config_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("schoon.toml");
+        for (toml, says) in [
+            (
+                "trusted_proxies = [\"10.0.0.0/8\", \"proxy.lan\"]",
+                "\"proxy.lan\" is not an IP network",
+            ),
+            ("trusted_proxies = [\"10.0.0.1/8\"]", "host bits set"),
+        ] {
+            std::fs::write(&f, toml).unwrap();
+            let e = Config::load(Some(&f)).unwrap_err().to_string();
+            assert!(e.contains(says) && e.contains("trusted_proxies"), "{e}");
+        }
     }
 }

@@ -9,6 +9,7 @@ pub mod app;
 pub mod auth;
 pub mod check;
 pub mod classify;
+pub mod client_ip;
 pub mod config;
 pub mod followup;
 pub mod listfile;

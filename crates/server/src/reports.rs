@@ -622,10 +622,13 @@ pub struct FormInput {
     pub email: String,
 }
 
-fn client_ip(req: &Request) -> IpAddr {
+/// The submitter's address for the per-address limit ([`crate::client_ip`]).
+fn client_ip(state: &AppState, req: &Request) -> IpAddr {
     req.extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+        .map(|c| {
+            crate::client_ip::client_ip(c.0.ip(), req.headers(), &state.config.trusted_proxies)
+        })
         .unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }
 
@@ -645,7 +648,7 @@ fn same_origin(headers: &HeaderMap) -> bool {
 
 /// `POST /report`: files a public report.
 pub async fn form_submit(State(state): State<AppState>, req: Request) -> Response {
-    let ip = client_ip(&req);
+    let ip = client_ip(&state, &req);
     let Some(limiter) = &state.reports.form_limiter else {
         return Problem::new(
             StatusCode::NOT_FOUND,

@@ -1,6 +1,7 @@
 //! The analysts' casework pages over HTTP (no browser): takedown queues with counts, the case
 //! page, a needs-contact case released by a manual contact, a police release, report notes,
-//! tenant isolation (404), CSRF (403) and the per-address login limit (429, audited).
+//! tenant isolation (404), CSRF (403) and the per-address login limit (429, audited; behind a
+//! trusted proxy per `X-Forwarded-For` client).
 //!
 //! Cases are seeded straight into the server's SQLite database (the path the store tests use:
 //! a report whose items a list classified illegal, then `open_case` and attributions), with the
@@ -600,6 +601,97 @@ async fn too_many_failed_logins_from_one_address_are_refused() {
             .await
             .unwrap(),
         limit
+    );
+    store.close().await;
+}
+
+/// A failed login (unknown user) claiming to come from `xff` via `X-Forwarded-For`.
+async fn login_via(http: &reqwest::Client, base: &str, token: &str, xff: &str) -> StatusCode {
+    http.post(format!("{base}/ui/login"))
+        .header("cookie", format!("schoon_login={token}"))
+        .header("x-forwarded-for", xff)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("username", "nobody"),
+            ("password", "wrong password!"),
+            ("token", token),
+        ]))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_limit_uses_forwarded_client_only_behind_trusted_proxies() {
+    let limit = server::ui::session::IP_MAX_FAILURES;
+    let since = Utc::now() - Duration::hours(1);
+    let blocked_subjects = |events: Vec<schoon_core::audit::AuditEvent>| -> Vec<String> {
+        events
+            .into_iter()
+            .filter(|e| e.action == "login.ip_blocked")
+            .map(|e| e.subject)
+            .collect()
+    };
+
+    // No trusted proxies: the header is ignored, so rotating it does not escape the limit.
+    let s = TestServer::start_with(|c| {
+        c.reports.worker = false;
+        c.ui.plain_http = true;
+    })
+    .await;
+    let http = no_redirects();
+    let token = login_token(&http, &s.base).await;
+    for i in 0..limit {
+        let st = login_via(&http, &s.base, &token, &format!("203.0.113.{i}")).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let st = login_via(&http, &s.base, &token, "198.51.100.77").await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS);
+    let store = SqliteStore::open(&s.dir.path().join("schoon.db"))
+        .await
+        .unwrap();
+    let events = store.audit_events(0, 100_000).await.unwrap();
+    assert_eq!(blocked_subjects(events), ["ip:127.0.0.1"]);
+    store.close().await;
+    drop(s);
+
+    // Loopback is the trusted proxy: the limit applies to the forwarded client address.
+    let s = TestServer::start_with(|c| {
+        c.reports.worker = false;
+        c.ui.plain_http = true;
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let token = login_token(&http, &s.base).await;
+    for i in 0..limit {
+        let st = login_via(&http, &s.base, &token, "203.0.113.5").await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let st = login_via(&http, &s.base, &token, "203.0.113.5").await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS);
+    // A forged address left of the real one changes nothing.
+    let st = login_via(&http, &s.base, &token, "198.51.100.1, 203.0.113.5").await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS);
+    // Another client behind the same proxy is not blocked.
+    let st = login_via(&http, &s.base, &token, "203.0.113.6").await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let store = SqliteStore::open(&s.dir.path().join("schoon.db"))
+        .await
+        .unwrap();
+    let events = store.audit_events(0, 100_000).await.unwrap();
+    assert_eq!(blocked_subjects(events), ["ip:203.0.113.5"]);
+    assert_eq!(
+        store.ip_login_failures("203.0.113.5", since).await.unwrap(),
+        limit
+    );
+    assert_eq!(
+        store.ip_login_failures("203.0.113.6", since).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        store.ip_login_failures("127.0.0.1", since).await.unwrap(),
+        0
     );
     store.close().await;
 }

@@ -10,16 +10,16 @@
 //! accounts: after [`IP_MAX_FAILURES`] within [`IP_WINDOW_MINUTES`] the address gets a 429
 //! page for every login (right or wrong, so the refusal reveals nothing) until the window has
 //! moved on; reaching the limit is audited `login.ip_blocked` on `ip:<addr>`. The address is
-//! the TCP peer: behind a reverse proxy every client shares the proxy's address.
+//! the TCP peer, or behind a proxy listed in `trusted_proxies` the forwarded client address
+//! ([`crate::client_ip`]).
 
-use std::net::SocketAddr;
 use std::sync::OnceLock;
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use askama::Template;
-use axum::extract::{ConnectInfo, Form, FromRequestParts, State};
+use axum::extract::{Form, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -281,10 +281,10 @@ pub struct LoginForm {
     token: String,
 }
 
-/// The client's address (the TCP peer), as text.
-fn peer_ip(ext: &Extensions) -> String {
-    ext.get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+/// The client's address ([`crate::client_ip`]), as text.
+fn login_ip(state: &AppState, headers: &HeaderMap, ext: &Extensions) -> String {
+    crate::client_ip::request_client_ip(ext, headers, &state.config.trusted_proxies)
+        .map(|ip| ip.to_string())
         .unwrap_or_else(|| "unknown".into())
 }
 
@@ -320,7 +320,7 @@ pub async fn login_submit(
     Form(f): Form<LoginForm>,
 ) -> UiResult<Response> {
     let tr = login_tr(&headers);
-    let ip = peer_ip(&ext);
+    let ip = login_ip(&state, &headers, &ext);
     let now = state.clock.now();
     let since = now - chrono::Duration::minutes(IP_WINDOW_MINUTES);
     // Before anything else: a blocked address gets no password check at all.
