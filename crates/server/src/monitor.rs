@@ -471,6 +471,18 @@ async fn org_page(
     )))
 }
 
+/// The hosting monitor report as CSV, with the method version.
+#[utoipa::path(get, path = "/monitor.csv", tag = "monitor",
+    summary = "The hosting monitor report (CSV)",
+    params(("tenant" = Option<String>, Query, description = "Tenant name (optional when there is one tenant)"),
+           ("from" = Option<String>, Query, description = "First month, `YYYY-MM` (default: 11 months before `to`)"),
+           ("to" = Option<String>, Query, description = "Last month, inclusive, `YYYY-MM` (default: the current month)"),
+           ("lang" = Option<String>, Query, description = "`en` (default) or `nl`")),
+    responses((status = 200, description = "per hosting organisation: notices received and removal times in the period (an attachment)", body = String, content_type = "text/csv"),
+              (status = 400, description = "bad period or language, or several tenants and no `tenant` (an HTML page)", body = String, content_type = "text/html"),
+              (status = 404, description = "no such tenant (an HTML page)", body = String, content_type = "text/html"),
+              (status = 500, description = "the store could not be read (an HTML page)", body = String, content_type = "text/html"))
+)]
 async fn csv_export(
     State(state): State<AppState>,
     Extension(cache): Extension<Arc<Cache>>,
@@ -489,6 +501,18 @@ async fn csv_export(
     Ok(resp)
 }
 
+/// The hosting monitor report as JSON, with the method version.
+#[utoipa::path(get, path = "/monitor.json", tag = "monitor",
+    summary = "The hosting monitor report (JSON)",
+    params(("tenant" = Option<String>, Query, description = "Tenant name (optional when there is one tenant)"),
+           ("from" = Option<String>, Query, description = "First month, `YYYY-MM` (default: 11 months before `to`)"),
+           ("to" = Option<String>, Query, description = "Last month, inclusive, `YYYY-MM` (default: the current month)"),
+           ("lang" = Option<String>, Query, description = "`en` (default) or `nl`")),
+    responses((status = 200, description = "the report: period, method version, and per hosting organisation its notices and removal-time figures", body = Object),
+              (status = 400, description = "bad period or language, or several tenants and no `tenant` (an HTML page)", body = String, content_type = "text/html"),
+              (status = 404, description = "no such tenant (an HTML page)", body = String, content_type = "text/html"),
+              (status = 500, description = "the store could not be read (an HTML page)", body = String, content_type = "text/html"))
+)]
 async fn json_export(
     State(state): State<AppState>,
     Extension(cache): Extension<Arc<Cache>>,

@@ -284,6 +284,11 @@ fn valid_reference(r: &str) -> bool {
 
 // --- officer API ---
 
+#[utoipa::path(get, path = "/api/v1/regulator/public-key", tag = "regulator",
+    summary = "The order-signing public key (Ed25519; public)",
+    description = "`{algorithm, public_key_hex, public_key_base64, signed_message}`: an order's signature is over the 32 raw bytes of the SHA-256 of its canonical JSON.",
+    responses((status = 200, description = "the public key", body = Object),
+              (status = 500, description = "the key is unavailable")))]
 async fn public_key(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
     let k = key(&state)?.verifying_key();
     Ok(Json(serde_json::json!({
@@ -295,8 +300,10 @@ async fn public_key(State(state): State<AppState>) -> ApiResult<Json<serde_json:
 }
 
 /// The officer's queue filter: `?status=open|picked_up|all` (default all).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct QueueQuery {
+    /// `open`, `picked_up` or `all` (default).
     status: Option<String>,
 }
 
@@ -342,6 +349,13 @@ async fn case_view(state: &AppState, e: RegulatorEscalation) -> ApiResult<Escala
     })
 }
 
+#[utoipa::path(get, path = "/api/v1/regulator/tenants/{tenant}/escalations", tag = "regulator",
+    operation_id = "regulator_escalations",
+    summary = "The officer's queue: takedown cases escalated by the ladder",
+    params(("tenant" = i64, Path, description = "Tenant id"), QueueQuery),
+    responses((status = 200, description = "escalations with the case's URL, state and hoster (at most 1000)", body = Vec<Object>),
+              (status = 400, description = "an unknown `status`")),
+    security(("bearer" = []), ("basic" = [])))]
 async fn escalations(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -400,6 +414,13 @@ async fn hit_view(state: &AppState, e: RegulatorEscalation) -> ApiResult<HitEsca
     })
 }
 
+#[utoipa::path(get, path = "/api/v1/regulator/tenants/{tenant}/overdue-hits", tag = "regulator",
+    summary = "The officer's queue: hits still overdue after the follow-up grace period",
+    description = "The organisation that did not act and what it checked (its content reference and URL, the matched value), never the material.",
+    params(("tenant" = i64, Path, description = "Tenant id"), QueueQuery),
+    responses((status = 200, description = "escalated hits (at most 1000)", body = Vec<Object>),
+              (status = 400, description = "an unknown `status`")),
+    security(("bearer" = []), ("basic" = [])))]
 async fn overdue_hits(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -449,6 +470,13 @@ async fn pick_up(
         .map_err(sp)
 }
 
+#[utoipa::path(post, path = "/api/v1/regulator/tenants/{tenant}/escalations/{id}/pick-up", tag = "regulator",
+    summary = "Take an escalated case (the first pick-up stands)",
+    params(("tenant" = i64, Path, description = "Tenant id"), ("id" = i64, Path, description = "Escalation id")),
+    responses((status = 200, description = "`{picked_up_now, view}`: whether this call took it, and the escalation", body = Object),
+              (status = 404, description = "no such escalation of this tenant"),
+              (status = 409, description = "not allowed now")),
+    security(("bearer" = []), ("basic" = [])))]
 async fn pick_up_case(
     State(state): State<AppState>,
     admin: AdminCaller,
@@ -461,6 +489,13 @@ async fn pick_up_case(
     })))
 }
 
+#[utoipa::path(post, path = "/api/v1/regulator/tenants/{tenant}/overdue-hits/{id}/pick-up", tag = "regulator",
+    summary = "Take an overdue-hit escalation (the first pick-up stands)",
+    params(("tenant" = i64, Path, description = "Tenant id"), ("id" = i64, Path, description = "Escalation id")),
+    responses((status = 200, description = "`{picked_up_now, view}`: whether this call took it, and the escalation", body = Object),
+              (status = 404, description = "no such escalation of this tenant"),
+              (status = 409, description = "not allowed now")),
+    security(("bearer" = []), ("basic" = [])))]
 async fn pick_up_hit(
     State(state): State<AppState>,
     admin: AdminCaller,
@@ -473,13 +508,25 @@ async fn pick_up_hit(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+/// Query of the order list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only orders in this state (`draft`, `issued`, `delivered`, `acknowledged`, `overdue`…).
     state: Option<String>,
+    /// Page: orders with a larger id.
+    #[param(value_type = Option<i64>)]
     after: Option<OrderId>,
+    /// Page size (default 100, at most 1000).
     limit: Option<u32>,
 }
 
+#[utoipa::path(get, path = "/api/v1/regulator/tenants/{tenant}/orders", tag = "regulator",
+    summary = "A tenant's orders, by id",
+    params(("tenant" = i64, Path, description = "Tenant id"), ListQuery),
+    responses((status = 200, description = "orders", body = Vec<Object>),
+              (status = 400, description = "an unknown `state`")),
+    security(("bearer" = []), ("basic" = [])))]
 async fn list_orders(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -501,26 +548,42 @@ async fn list_orders(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+/// One item an order requires removed.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = OrderItemIn)]
 struct ItemIn {
+    /// The URL.
     url: String,
+    /// SHA-256 of the material (hex).
     sha256: String,
+    /// The takedown case it came from, if any.
     case_id: Option<i64>,
 }
 
 /// An escalation an order is opened from.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct EscalationRef {
+    /// `case` or `hit`.
+    #[schema(value_type = String, example = "case")]
     source: EscalationSource,
+    /// Escalation id.
     id: i64,
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of a new (draft) order.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = CreateOrder)]
 struct CreateIn {
+    /// 1 to 64 characters from `A-Z a-z 0-9 - _ .` (default `ORD-<date>-<random>`).
     reference: Option<String>,
+    /// The issuing authority (default the tenant's name).
     authority: Option<String>,
+    /// The addressee.
+    #[schema(value_type = crate::openapi::ProviderContactSchema)]
     provider: ProviderContact,
+    /// The legal basis (article of the act).
     legal_basis: String,
+    /// Compliance term in hours, counted from the first proven delivery.
     deadline_hours: u32,
     /// May be empty when `escalations` are given: the items then come from them.
     #[serde(default)]
@@ -560,6 +623,17 @@ async fn item_from(state: &AppState, e: &RegulatorEscalation) -> ApiResult<Optio
     Ok(None)
 }
 
+#[utoipa::path(post, path = "/api/v1/regulator/tenants/{tenant}/orders", tag = "regulator",
+    summary = "Create a draft order",
+    description = "From explicit `items`, or from `escalations` (picked up and linked to the order; the items then come from them). Nothing is signed or sent before `…/issue`.",
+    params(("tenant" = i64, Path, description = "Tenant id")),
+    request_body = CreateIn,
+    responses((status = 201, description = "the draft order", body = Object),
+              (status = 400, description = "invalid reference, deadline, provider e-mail or items, or an escalation without a URL and SHA-256"),
+              (status = 404, description = "no such tenant, or no such escalation of it"),
+              (status = 409, description = "the reference exists, or an escalation is already linked"),
+              (status = 422, description = "the body does not match the schema")),
+    security(("bearer" = []), ("basic" = [])))]
 async fn create_order(
     State(state): State<AppState>,
     admin: AdminCaller,
@@ -673,6 +747,12 @@ struct OrderDetail {
     penalties: Vec<store::orders::Penalty>,
 }
 
+#[utoipa::path(get, path = "/api/v1/regulator/tenants/{tenant}/orders/{id}", tag = "regulator",
+    summary = "An order with its events, penalties, accrual and provider link",
+    params(("tenant" = i64, Path, description = "Tenant id"), ("id" = i64, Path, description = "Order id")),
+    responses((status = 200, description = "the order (`events`, `penalties`, `accrual`, `provider_link` from issue on)", body = Object),
+              (status = 404, description = "no such order of this tenant")),
+    security(("bearer" = []), ("basic" = [])))]
 async fn get_order(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -700,6 +780,12 @@ pub const EVIDENCE_FORMAT: &str = "schoon-order-evidence/1";
 /// (each hash can be recomputed from its fields with `prev_hash`); `schoon audit verify` on
 /// the instance shows the chain intact, and the event with the head's id must still carry
 /// the head's hash.
+#[utoipa::path(get, path = "/api/v1/regulator/tenants/{tenant}/orders/{id}/evidence", tag = "regulator",
+    summary = "The order's evidence package (audited export)",
+    params(("tenant" = i64, Path, description = "Tenant id"), ("id" = i64, Path, description = "Order id")),
+    responses((status = 200, description = "the package (`format` = `schoon-order-evidence/1`), an attachment; its SHA-256 is in the `Digest` and `X-Schoon-Package-Sha256` headers", body = Object),
+              (status = 404, description = "no such order of this tenant")),
+    security(("bearer" = []), ("basic" = [])))]
 async fn evidence(
     State(state): State<AppState>,
     admin: AdminCaller,
@@ -828,6 +914,14 @@ async fn evidence(
 }
 
 /// Issues a draft: signs, stores, delivers by e-mail if configured.
+#[utoipa::path(post, path = "/api/v1/regulator/tenants/{tenant}/orders/{id}/issue", tag = "regulator",
+    summary = "Issue a draft: sign, store, deliver by e-mail if configured",
+    params(("tenant" = i64, Path, description = "Tenant id"), ("id" = i64, Path, description = "Order id")),
+    responses((status = 200, description = "`{order, email}`: the issued order and what the e-mail delivery did (`status`: `accepted`, `not_accepted`, `failed`, `not_configured`)", body = Object),
+              (status = 400, description = "the order document cannot be signed"),
+              (status = 404, description = "no such order of this tenant"),
+              (status = 409, description = "the order is not a draft")),
+    security(("bearer" = []), ("basic" = [])))]
 async fn issue(
     State(state): State<AppState>,
     admin: AdminCaller,
@@ -1005,8 +1099,11 @@ fn mail_bounce(state: &AppState) -> Option<String> {
     state.takedown.config.mail.bounce.clone()
 }
 
-#[derive(Debug, Deserialize, Default)]
+/// Optional body of an order event: `{"note": …}` (an empty body is no note).
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
+#[schema(as = OrderNote)]
 struct NoteIn {
+    /// Free text recorded with the event.
     note: Option<String>,
 }
 
@@ -1038,6 +1135,15 @@ async fn event(
     Ok(Json(view(state, o, Some(&k))))
 }
 
+#[utoipa::path(post, path = "/api/v1/regulator/tenants/{tenant}/orders/{id}/comply", tag = "regulator",
+    summary = "Record compliance",
+    params(("tenant" = i64, Path, description = "Tenant id"), ("id" = i64, Path, description = "Order id")),
+    request_body(content = Option<NoteIn>, description = "optional; an empty body is no note", content_type = "application/json"),
+    responses((status = 200, description = "the order afterwards", body = Object),
+              (status = 400, description = "the body is not `{\"note\": …}`"),
+              (status = 404, description = "no such order of this tenant"),
+              (status = 409, description = "not allowed in the order's state")),
+    security(("bearer" = []), ("basic" = [])))]
 async fn comply(
     State(state): State<AppState>,
     admin: AdminCaller,
@@ -1048,6 +1154,15 @@ async fn comply(
     event(&state, &admin, tenant, id, OrderEvent::Comply, note).await
 }
 
+#[utoipa::path(post, path = "/api/v1/regulator/tenants/{tenant}/orders/{id}/withdraw", tag = "regulator",
+    summary = "Withdraw an order",
+    params(("tenant" = i64, Path, description = "Tenant id"), ("id" = i64, Path, description = "Order id")),
+    request_body(content = Option<NoteIn>, description = "optional; an empty body is no note", content_type = "application/json"),
+    responses((status = 200, description = "the order afterwards", body = Object),
+              (status = 400, description = "the body is not `{\"note\": …}`"),
+              (status = 404, description = "no such order of this tenant"),
+              (status = 409, description = "not allowed in the order's state")),
+    security(("bearer" = []), ("basic" = [])))]
 async fn withdraw(
     State(state): State<AppState>,
     admin: AdminCaller,
@@ -1058,6 +1173,13 @@ async fn withdraw(
     event(&state, &admin, tenant, id, OrderEvent::Withdraw, note).await
 }
 
+#[utoipa::path(post, path = "/api/v1/regulator/tenants/{tenant}/orders/{id}/penalty-start", tag = "regulator",
+    summary = "Start the penalty (terms must be set)",
+    params(("tenant" = i64, Path, description = "Tenant id"), ("id" = i64, Path, description = "Order id")),
+    responses((status = 200, description = "the order afterwards", body = Object),
+              (status = 404, description = "no such order of this tenant"),
+              (status = 409, description = "no penalty terms, or not allowed in the order's state")),
+    security(("bearer" = []), ("basic" = [])))]
 async fn penalty_start(
     State(state): State<AppState>,
     admin: AdminCaller,
@@ -1072,13 +1194,25 @@ async fn penalty_start(
     event(&state, &admin, tenant, id, OrderEvent::StartPenalty, None).await
 }
 
-#[derive(Debug, Deserialize)]
+/// An appeal step.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct AppealIn {
     /// `lodge`, `upheld` or `annulled`.
     action: String,
+    /// Free text recorded with the event.
     note: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/regulator/tenants/{tenant}/orders/{id}/appeal", tag = "regulator",
+    summary = "Lodge an appeal, or record its decision",
+    params(("tenant" = i64, Path, description = "Tenant id"), ("id" = i64, Path, description = "Order id")),
+    request_body = AppealIn,
+    responses((status = 200, description = "the order afterwards", body = Object),
+              (status = 400, description = "an unknown `action`"),
+              (status = 404, description = "no such order of this tenant"),
+              (status = 409, description = "not allowed in the order's state"),
+              (status = 422, description = "the body does not match the schema")),
+    security(("bearer" = []), ("basic" = [])))]
 async fn appeal(
     State(state): State<AppState>,
     admin: AdminCaller,
@@ -1098,6 +1232,15 @@ async fn appeal(
     event(&state, &admin, tenant, id, ev, body.note).await
 }
 
+#[utoipa::path(put, path = "/api/v1/regulator/tenants/{tenant}/orders/{id}/penalty-terms", tag = "regulator",
+    summary = "Set the penalty terms",
+    params(("tenant" = i64, Path, description = "Tenant id"), ("id" = i64, Path, description = "Order id")),
+    request_body = crate::openapi::PenaltyTermsSchema,
+    responses((status = 200, description = "the order afterwards", body = Object),
+              (status = 404, description = "no such order of this tenant"),
+              (status = 409, description = "invalid terms, or not allowed in the order's state"),
+              (status = 422, description = "the body does not match the schema")),
+    security(("bearer" = []), ("basic" = [])))]
 async fn terms(
     State(state): State<AppState>,
     admin: AdminCaller,
@@ -1114,6 +1257,13 @@ async fn terms(
     Ok(Json(view(&state, o, Some(&k))))
 }
 
+#[utoipa::path(post, path = "/api/v1/regulator/tenants/{tenant}/orders/{id}/accruals", tag = "regulator",
+    summary = "Record the penalty accrued so far",
+    params(("tenant" = i64, Path, description = "Tenant id"), ("id" = i64, Path, description = "Order id")),
+    responses((status = 201, description = "the penalty record", body = Object),
+              (status = 404, description = "no such order of this tenant"),
+              (status = 409, description = "no running penalty, or not allowed in the order's state")),
+    security(("bearer" = []), ("basic" = [])))]
 async fn accrual(
     State(state): State<AppState>,
     admin: AdminCaller,
@@ -1128,12 +1278,24 @@ async fn accrual(
     Ok((StatusCode::CREATED, Json(p)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+/// A fine.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct FineIn {
+    /// The amount, in euro cents.
     amount_cents: u64,
+    /// Free text recorded with it.
     note: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/regulator/tenants/{tenant}/orders/{id}/fines", tag = "regulator",
+    summary = "Record a fine",
+    params(("tenant" = i64, Path, description = "Tenant id"), ("id" = i64, Path, description = "Order id")),
+    request_body = FineIn,
+    responses((status = 201, description = "the penalty record", body = Object),
+              (status = 404, description = "no such order of this tenant"),
+              (status = 409, description = "not allowed in the order's state"),
+              (status = 422, description = "the body does not match the schema")),
+    security(("bearer" = []), ("basic" = [])))]
 async fn fine(
     State(state): State<AppState>,
     admin: AdminCaller,
@@ -1155,11 +1317,22 @@ async fn fine(
     Ok((StatusCode::CREATED, Json(p)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+/// Whether an order appears in the public register.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct PublishIn {
+    /// Show it (`true`) or take it off (`false`).
     published: bool,
 }
 
+#[utoipa::path(post, path = "/api/v1/regulator/tenants/{tenant}/orders/{id}/publish", tag = "regulator",
+    summary = "Publish an order in the public register, or take it off",
+    params(("tenant" = i64, Path, description = "Tenant id"), ("id" = i64, Path, description = "Order id")),
+    request_body = PublishIn,
+    responses((status = 200, description = "the order afterwards", body = Object),
+              (status = 404, description = "no such order of this tenant"),
+              (status = 409, description = "not allowed in the order's state"),
+              (status = 422, description = "the body does not match the schema")),
+    security(("bearer" = []), ("basic" = [])))]
 async fn publish(
     State(state): State<AppState>,
     admin: AdminCaller,
@@ -1176,13 +1349,26 @@ async fn publish(
     Ok(Json(view(&state, o, Some(&k))))
 }
 
-#[derive(Debug, Deserialize)]
+/// A provider's right of reply.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct ReplyIn {
+    /// The provider, as named in the monitor and register.
     provider_name: String,
+    /// The reply (at most 4000 characters).
     text: String,
+    /// Whether it is shown publicly.
     published: bool,
 }
 
+#[utoipa::path(put, path = "/api/v1/regulator/tenants/{tenant}/replies", tag = "regulator",
+    summary = "Set a provider's right-of-reply text",
+    params(("tenant" = i64, Path, description = "Tenant id")),
+    request_body = ReplyIn,
+    responses((status = 200, description = "the reply", body = Object),
+              (status = 400, description = "text over 4000 characters, or invalid"),
+              (status = 409, description = "conflict"),
+              (status = 422, description = "the body does not match the schema")),
+    security(("bearer" = []), ("basic" = [])))]
 async fn set_reply(
     State(state): State<AppState>,
     admin: AdminCaller,
@@ -1210,6 +1396,11 @@ async fn set_reply(
     Ok(Json(r))
 }
 
+#[utoipa::path(get, path = "/api/v1/regulator/tenants/{tenant}/replies", tag = "regulator",
+    summary = "The tenant's provider replies (published or not)",
+    params(("tenant" = i64, Path, description = "Tenant id")),
+    responses((status = 200, description = "replies", body = Vec<Object>)),
+    security(("bearer" = []), ("basic" = [])))]
 async fn replies(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -1286,6 +1477,14 @@ fn provider_view(order: &Order, pk: &VerifyingKey) -> serde_json::Value {
     })
 }
 
+#[utoipa::path(get, path = "/api/v1/provider/orders/{reference}", tag = "regulator",
+    summary = "The provider reads an order through its signed link",
+    description = "The first read of an issued order is its proof of delivery (the deadline runs from it). Gives the signed document, its SHA-256 and signature, the public key, and the order's state and dates.",
+    params(("reference" = String, Path, description = "Order reference")),
+    responses((status = 200, description = "the order as the provider sees it", body = Object),
+              (status = 403, description = "invalid or missing link signature"),
+              (status = 404, description = "no such issued order")),
+    security(("signed_link" = [])))]
 async fn provider_get(
     State(state): State<AppState>,
     UrlPath(reference): UrlPath<String>,
@@ -1297,6 +1496,17 @@ async fn provider_get(
     Ok(Json(provider_view(&o, &pk)))
 }
 
+#[utoipa::path(post, path = "/api/v1/provider/orders/{reference}/acknowledge", tag = "regulator",
+    summary = "The provider acknowledges an order through its signed link",
+    description = "Proves delivery too, if this is the first access.",
+    params(("reference" = String, Path, description = "Order reference")),
+    request_body(content = Option<NoteIn>, description = "optional `{\"note\": …}` (at most 4000 characters); an empty body is no note", content_type = "application/json"),
+    responses((status = 200, description = "the order as the provider sees it", body = Object),
+              (status = 400, description = "the body is not `{\"note\": …}`, or the note is too long"),
+              (status = 403, description = "invalid or missing link signature"),
+              (status = 404, description = "no such issued order"),
+              (status = 409, description = "not allowed in the order's state")),
+    security(("signed_link" = [])))]
 async fn provider_ack(
     State(state): State<AppState>,
     UrlPath(reference): UrlPath<String>,
@@ -1386,8 +1596,12 @@ async fn sweep_tick(state: AppState) -> anyhow::Result<()> {
 
 // --- public register ---
 
-#[derive(Debug, Deserialize)]
+/// Query of the public register.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RegisterQuery {
+    /// Only this tenant's orders (default all).
+    #[param(value_type = Option<i64>)]
     tenant: Option<TenantId>,
 }
 
@@ -1415,6 +1629,10 @@ fn public_reply(r: &store::orders::ProviderReply) -> serde_json::Value {
     })
 }
 
+#[utoipa::path(get, path = "/register.json", tag = "monitor",
+    summary = "The public register of published orders (JSON)",
+    params(RegisterQuery),
+    responses((status = 200, description = "`{generated_at, orders, replies}`: published orders and published provider replies", body = Object)))]
 async fn register_json(
     State(state): State<AppState>,
     Query(q): Query<RegisterQuery>,
@@ -1427,6 +1645,10 @@ async fn register_json(
     })))
 }
 
+#[utoipa::path(get, path = "/register.csv", tag = "monitor",
+    summary = "The public register of published orders (CSV)",
+    params(RegisterQuery),
+    responses((status = 200, description = "one line per published order (an attachment, `register.csv`)", body = String, content_type = "text/csv")))]
 async fn register_csv_route(
     State(state): State<AppState>,
     Query(q): Query<RegisterQuery>,

@@ -199,31 +199,32 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// One report in an API batch.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportInput {
-    /// The URL.
+    /// The URL (at most 2048 bytes; normalised before filing).
     pub url: String,
-    /// Where it was seen.
+    /// Where it was seen (a URL, at most 2048 bytes).
     #[serde(default)]
     pub referer: Option<String>,
-    /// Free text.
+    /// Free text (at most 4000 bytes).
     #[serde(default)]
     pub note: Option<String>,
 }
 
-/// `POST /api/v1/reports` body.
-#[derive(Debug, Deserialize)]
+/// `POST /api/v1/reports` body (unknown fields are refused).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportBatch {
-    /// The reports.
+    /// The reports (1 to 5,000).
     pub reports: Vec<ReportInput>,
 }
 
 /// Answer to an intake.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IntakeResponse {
     /// One result per submitted URL, in order.
+    #[schema(value_type = Vec<crate::openapi::SubmittedSchema>)]
     pub results: Vec<Submitted>,
 }
 
@@ -289,6 +290,16 @@ fn store_problem(e: StoreError) -> Problem {
 }
 
 /// `POST /api/v1/reports`: a report partner files a batch (all or nothing).
+#[utoipa::path(post, path = "/api/v1/reports", tag = "reports",
+    summary = "File a batch of reports (report partners; all or nothing)",
+    description = "With the API key of an organisation registered as a report partner (`PUT /api/admin/organisations/{org_id}/report-partner`). A URL reported again while its report is open joins that report (`joined`).",
+    request_body = ReportBatch,
+    responses((status = 201, description = "filed: one result per URL, in request order", body = IntakeResponse),
+              (status = 400, description = "empty batch, or invalid reports (each listed by `errors[].index`); nothing was filed"),
+              (status = 403, description = "not an organisation's API key, or the organisation is not a report partner"),
+              (status = 413, description = "more than 5,000 reports, or the body is too large"),
+              (status = 422, description = "the body does not match the schema")),
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn submit(
     State(state): State<AppState>,
     caller: CheckCaller,
@@ -426,6 +437,16 @@ pub fn parse_csv(text: &str) -> Result<Vec<NewReport>, Vec<ItemError>> {
 }
 
 /// `POST /api/v1/tenants/{tenant_id}/reports/csv`: an analyst uploads reports (all or nothing).
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/reports/csv", tag = "reports",
+    summary = "Upload reports as CSV (analysts; all or nothing)",
+    description = "Lines `url;referer;note;source` (`;` or `,` separated, optional header line, quoted fields allowed); `source` is one of `public`, `hotline`, `police`, `trusted_flagger`, `internal` (default). UTF-8, at most 16 MiB and 5,000 reports.",
+    params(("tenant_id" = i64, Path, description = "Tenant id")),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 201, description = "filed: one result per report, in file order", body = IntakeResponse),
+              (status = 400, description = "not UTF-8, or invalid lines (each listed by `errors[].line`); nothing was filed"),
+              (status = 404, description = "no such tenant"),
+              (status = 413, description = "more than 5,000 reports, or the file is too large")),
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn upload_csv(
     State(state): State<AppState>,
     admin: AdminCaller,
@@ -460,14 +481,24 @@ pub async fn upload_csv(
 }
 
 /// `PUT /api/admin/organisations/{org_id}/report-partner` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PartnerRequest {
     /// `hotline`, `police`, `trusted_flagger` or `internal`.
+    #[schema(value_type = String, example = "hotline")]
     pub kind: SourceKind,
 }
 
 /// Registers an organisation as a report partner.
+#[utoipa::path(put, path = "/api/admin/organisations/{org_id}/report-partner", tag = "reports",
+    description = "Its API key may then file reports with `POST /api/v1/reports`, weighted as `kind`.",
+    params(("org_id" = i64, Path, description = "Organisation id")),
+    request_body = PartnerRequest,
+    responses((status = 200, description = "`{org_id, kind}`", body = Object),
+              (status = 400, description = "`kind` is `public` (not a partner kind)"),
+              (status = 404, description = "no such organisation"),
+              (status = 422, description = "the body does not match the schema (e.g. an unknown `kind`)")),
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn set_partner(
     State(state): State<AppState>,
     admin: AdminCaller,
@@ -483,6 +514,15 @@ pub async fn set_partner(
 }
 
 /// Sets a tenant's report policy (reference prefix, 4-eyes).
+#[utoipa::path(put, path = "/api/admin/tenants/{tenant_id}/report-policy", tag = "reports",
+    operation_id = "set_report_policy",
+    params(("tenant_id" = i64, Path, description = "Tenant id")),
+    request_body = crate::openapi::ReportPolicySchema,
+    responses((status = 200, description = "the policy now in force", body = crate::openapi::ReportPolicySchema),
+              (status = 400, description = "`reference_prefix` is not 1 to 8 ASCII letters or digits"),
+              (status = 404, description = "no such tenant"),
+              (status = 422, description = "the body does not match the schema")),
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn set_policy(
     State(state): State<AppState>,
     admin: AdminCaller,
@@ -498,6 +538,12 @@ pub async fn set_policy(
 }
 
 /// A tenant's report policy.
+#[utoipa::path(get, path = "/api/admin/tenants/{tenant_id}/report-policy", tag = "reports",
+    operation_id = "get_report_policy",
+    params(("tenant_id" = i64, Path, description = "Tenant id")),
+    responses((status = 200, description = "the policy (the defaults when never set)", body = crate::openapi::ReportPolicySchema),
+              (status = 404, description = "no such tenant")),
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn get_policy(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -507,6 +553,11 @@ pub async fn get_policy(
 }
 
 /// `POST /api/admin/reports/purge`: schedules an evidence purge now.
+#[utoipa::path(post, path = "/api/admin/reports/purge", tag = "reports",
+    summary = "Schedule an evidence purge now",
+    description = "Evidence of reports closed longer than the retention period is purged by a job; this queues one at once.",
+    responses((status = 202, description = "`{job_id}` of the queued purge job", body = Object)),
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn purge_now(State(state): State<AppState>, _admin: AdminCaller) -> ApiResult<Response> {
     let id = state
         .store

@@ -289,19 +289,24 @@ impl Scope {
 
 /// The tenant a request acts in.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TenantQuery {
     /// Tenant id (required for lists; on a single case it must match the case's tenant).
+    #[param(value_type = Option<i64>)]
     pub tenant: Option<TenantId>,
 }
 
 /// Query of the case list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CasesQuery {
-    /// Tenant id.
+    /// Tenant id (required).
+    #[param(value_type = Option<i64>)]
     pub tenant: Option<TenantId>,
     /// Only cases in this state (`needs_contact`, `monitoring`…).
     pub state: Option<String>,
     /// Page: cases with a larger id.
+    #[param(value_type = Option<i64>)]
     pub after: Option<CaseId>,
     /// Page size (default 100, at most 1000).
     pub limit: Option<u32>,
@@ -326,6 +331,11 @@ fn store_problem(e: StoreError) -> Problem {
 }
 
 /// `GET /api/v1/takedown/cases?tenant=&state=&after=&limit=`.
+#[utoipa::path(get, path = "/api/v1/takedown/cases", tag = "takedown",
+    summary = "A tenant's cases, by id", params(CasesQuery),
+    responses((status = 200, description = "cases with their contacts and state", body = Vec<Object>),
+              (status = 400, description = "`tenant` missing, or an unknown `state`")),
+    security(("bearer" = []), ("basic" = [])))]
 async fn list_cases(
     State(state): State<AppState>,
     a: Analyst,
@@ -348,6 +358,13 @@ async fn list_cases(
 
 /// `GET /api/v1/takedown/cases/{id}`: the case with events, attributions, notices,
 /// observations and responses.
+#[utoipa::path(get, path = "/api/v1/takedown/cases/{id}", tag = "takedown",
+    summary = "A case with its timeline",
+    description = "The case with its events, attributions, notices, observations and responses.",
+    params(("id" = i64, Path, description = "Case id"), TenantQuery),
+    responses((status = 200, description = "the case timeline", body = Object),
+              (status = 404, description = "no such case (or not of `tenant`)")),
+    security(("bearer" = []), ("basic" = [])))]
 async fn case_timeline(
     State(state): State<AppState>,
     a: Analyst,
@@ -403,6 +420,17 @@ fn check_email(what: &str, v: &Option<String>) -> ApiResult<()> {
 
 /// `POST /api/v1/takedown/cases/{id}/contacts`: an analyst's contact fix (resolves
 /// `needs_contact`).
+#[utoipa::path(post, path = "/api/v1/takedown/cases/{id}/contacts", tag = "takedown",
+    summary = "Set a case's contacts by hand",
+    description = "Replaces the case's contacts (the AS and IP stay); resolves `needs_contact`. A `hoster_email` or `cdn_email` is required.",
+    params(("id" = i64, Path, description = "Case id"), TenantQuery),
+    request_body = ContactsIn,
+    responses((status = 200, description = "the case afterwards", body = Object),
+              (status = 400, description = "an address is not an e-mail address, or neither hoster_email nor cdn_email is given"),
+              (status = 404, description = "no such case (or not of `tenant`)"),
+              (status = 409, description = "not allowed in the case's current state"),
+              (status = 422, description = "the body does not match the schema")),
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn set_contacts(
     State(state): State<AppState>,
     a: Analyst,
@@ -447,6 +475,13 @@ pub async fn set_contacts(
 }
 
 /// `POST /api/v1/takedown/cases/{id}/police-first`: hold all notices for the police.
+#[utoipa::path(post, path = "/api/v1/takedown/cases/{id}/police-first", tag = "takedown",
+    summary = "Hold all notices of a case for the police",
+    params(("id" = i64, Path, description = "Case id"), TenantQuery),
+    responses((status = 200, description = "the case afterwards (`police_hold`)", body = Object),
+              (status = 404, description = "no such case (or not of `tenant`)"),
+              (status = 409, description = "not allowed in the case's current state")),
+    security(("bearer" = []), ("basic" = [])))]
 async fn police_first(
     State(state): State<AppState>,
     a: Analyst,
@@ -466,6 +501,14 @@ async fn police_first(
 
 /// `POST /api/v1/takedown/cases/{id}/release`: the police released the case; it is attributed
 /// afresh and held notices go out.
+#[utoipa::path(post, path = "/api/v1/takedown/cases/{id}/release", tag = "takedown",
+    summary = "Release a police hold",
+    description = "The case is attributed afresh and its held notices go out.",
+    params(("id" = i64, Path, description = "Case id"), TenantQuery),
+    responses((status = 200, description = "the case afterwards", body = Object),
+              (status = 404, description = "no such case (or not of `tenant`)"),
+              (status = 409, description = "the case is not on police hold")),
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn release(
     State(state): State<AppState>,
     a: Analyst,
@@ -498,6 +541,16 @@ pub struct CloseIn {
 }
 
 /// `POST /api/v1/takedown/cases/{id}/close`.
+#[utoipa::path(post, path = "/api/v1/takedown/cases/{id}/close", tag = "takedown",
+    summary = "Close a case (with a reason)",
+    params(("id" = i64, Path, description = "Case id"), TenantQuery),
+    request_body = CloseIn,
+    responses((status = 200, description = "the case afterwards (`closed`)", body = Object),
+              (status = 400, description = "no reason, or longer than 2000 characters"),
+              (status = 404, description = "no such case (or not of `tenant`)"),
+              (status = 409, description = "not allowed in the case's current state"),
+              (status = 422, description = "the body does not match the schema")),
+    security(("bearer" = []), ("basic" = [])))]
 async fn close(
     State(state): State<AppState>,
     a: Analyst,
@@ -522,16 +575,27 @@ async fn close(
 }
 
 /// What a re-attribution did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReattributeOut {
     /// The case afterwards.
+    #[schema(value_type = Object)]
     pub case: Case,
     /// `monitoring`, `needs_contact`, `hoster_changed`, `moved_abroad` or `unchanged`.
+    #[schema(value_type = String)]
     pub outcome: AttributionOutcome,
 }
 
 /// `POST /api/v1/takedown/cases/{id}/reattribute`: attribute now (after a rule change, or to
 /// retry a `needs_contact` case).
+#[utoipa::path(post, path = "/api/v1/takedown/cases/{id}/reattribute", tag = "takedown",
+    summary = "Attribute a case again now",
+    description = "After a rule change, or to retry a `needs_contact` case.",
+    params(("id" = i64, Path, description = "Case id"), TenantQuery),
+    responses((status = 200, description = "the case afterwards and what changed", body = ReattributeOut),
+              (status = 404, description = "no such case (or not of `tenant`)"),
+              (status = 409, description = "a closed, forwarded or police-hold case is not attributed"),
+              (status = 503, description = "the attribution failed (RDAP, DNS… unreachable)")),
+    security(("bearer" = []), ("basic" = [])))]
 async fn reattribute(
     State(state): State<AppState>,
     a: Analyst,
@@ -557,9 +621,10 @@ async fn reattribute(
 }
 
 /// Case counts of a tenant.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct QueuesOut {
     /// Tenant.
+    #[schema(value_type = i64)]
     pub tenant: TenantId,
     /// Cases per state (every state listed, zero included).
     pub states: std::collections::BTreeMap<String, u64>,
@@ -567,6 +632,13 @@ pub struct QueuesOut {
 
 /// `GET /api/v1/takedown/queues?tenant=`: cases per state (`needs_contact` is the queue an
 /// analyst must empty).
+#[utoipa::path(get, path = "/api/v1/takedown/queues", tag = "takedown",
+    summary = "Case counts per state",
+    description = "`needs_contact` is the queue an analyst must empty.",
+    params(TenantQuery),
+    responses((status = 200, description = "counts per state, every state listed", body = QueuesOut),
+              (status = 400, description = "`tenant` missing")),
+    security(("bearer" = []), ("basic" = [])))]
 async fn queues(
     State(state): State<AppState>,
     a: Analyst,

@@ -133,11 +133,12 @@ pub struct RespondIn {
 }
 
 /// What a response recorded.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RespondOut {
     /// The notice reference.
     pub reference: String,
     /// One row per case of the notice.
+    #[schema(value_type = Vec<Object>)]
     pub responses: Vec<CaseResponse>,
 }
 
@@ -183,6 +184,17 @@ async fn record(
 }
 
 /// `POST /api/v1/respond/{reference}?sig=…`.
+#[utoipa::path(post, path = "/api/v1/respond/{reference}", tag = "takedown",
+    summary = "Answer a notice through its signed response link (ticket systems)",
+    description = "The JSON twin of the response page linked from every notice: acknowledge (`ack`) or dispute it. `sig` is the signature from the notice's link. Recorded on every case of the notice.",
+    params(("reference" = String, Path, description = "Notice reference")),
+    request_body = RespondIn,
+    responses((status = 200, description = "recorded", body = RespondOut),
+              (status = 400, description = "unknown `kind`, a dispute without a statement, or a statement over 4000 characters"),
+              (status = 403, description = "the link signature is wrong (the same answer whether the reference exists or not)"),
+              (status = 404, description = "the notice no longer exists"),
+              (status = 422, description = "the body does not match the schema")),
+    security(("signed_link" = [])))]
 pub async fn api_respond(
     State(state): State<AppState>,
     Path(reference): Path<String>,
@@ -361,8 +373,10 @@ fn html_problem(p: Problem) -> Response {
 
 /// Query of the notice list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct NoticesQuery {
     /// Tenant id (required).
+    #[param(value_type = Option<i64>)]
     pub tenant: Option<TenantId>,
     /// Only notices in this state (`queued`, `held`, `sending`, `sent`, `rejected`,
     /// `delivery_unknown`, `cancelled`).
@@ -372,6 +386,11 @@ pub struct NoticesQuery {
 }
 
 /// `GET /api/v1/takedown/notices?tenant=&state=`.
+#[utoipa::path(get, path = "/api/v1/takedown/notices", tag = "takedown",
+    summary = "A tenant's notices", params(NoticesQuery),
+    responses((status = 200, description = "notices with their items and delivery state", body = Vec<Object>),
+              (status = 400, description = "`tenant` missing, or an unknown `state`")),
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn list_notices(
     State(state): State<AppState>,
     _a: Analyst,
@@ -392,8 +411,10 @@ pub async fn list_notices(
 
 /// `?tenant=` on a single notice (must match when given).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct NoticeQuery {
     /// Tenant id.
+    #[param(value_type = Option<i64>)]
     pub tenant: Option<TenantId>,
 }
 
@@ -405,6 +426,11 @@ async fn notice_in(state: &AppState, id: NoticeId, tenant: Option<TenantId>) -> 
 }
 
 /// `GET /api/v1/takedown/notices/{id}`.
+#[utoipa::path(get, path = "/api/v1/takedown/notices/{id}", tag = "takedown",
+    summary = "One notice", params(("id" = i64, Path, description = "Notice id"), NoticeQuery),
+    responses((status = 200, description = "the notice", body = Object),
+              (status = 404, description = "no such notice (or not of `tenant`)")),
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn get_notice(
     State(state): State<AppState>,
     _a: Analyst,
@@ -424,6 +450,15 @@ pub struct ResolveIn {
 
 /// `POST /api/v1/takedown/notices/{id}/resolve`: a human decision on a `delivery_unknown`
 /// notice.
+#[utoipa::path(post, path = "/api/v1/takedown/notices/{id}/resolve", tag = "takedown",
+    summary = "Decide a `delivery_unknown` notice: mark it sent, or send it again",
+    params(("id" = i64, Path, description = "Notice id"), NoticeQuery),
+    request_body = ResolveIn,
+    responses((status = 200, description = "the notice afterwards", body = Object),
+              (status = 404, description = "no such notice (or not of `tenant`)"),
+              (status = 409, description = "the notice is not `delivery_unknown`"),
+              (status = 422, description = "the body does not match the schema")),
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn resolve(
     State(state): State<AppState>,
     a: Analyst,
@@ -473,6 +508,13 @@ async fn existing_tenant(state: &AppState, id: TenantId) -> ApiResult<()> {
 }
 
 /// `GET /api/v1/admin/tenants/{id}/takedown-policy` (the defaults when never set).
+#[utoipa::path(get, path = "/api/v1/admin/tenants/{tenant_id}/takedown-policy", tag = "takedown",
+    operation_id = "get_takedown_policy",
+    summary = "A tenant's takedown policy (the defaults when never set)",
+    params(("tenant_id" = i64, Path, description = "Tenant id")),
+    responses((status = 200, description = "the policy: notice delays and reminder intervals, escalation rungs", body = Object),
+              (status = 404, description = "no such tenant")),
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn get_policy(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -484,6 +526,16 @@ pub async fn get_policy(
 
 /// `PUT /api/v1/admin/tenants/{id}/takedown-policy`: the whole policy (missing fields take
 /// their defaults, unknown fields are refused); `422` when it does not validate.
+#[utoipa::path(put, path = "/api/v1/admin/tenants/{tenant_id}/takedown-policy", tag = "takedown",
+    operation_id = "put_takedown_policy",
+    summary = "Set a tenant's takedown policy",
+    description = "The whole policy, as `GET` returns it: missing fields take their defaults, unknown fields are refused.",
+    params(("tenant_id" = i64, Path, description = "Tenant id")),
+    request_body(content = Object, description = "the takedown policy", content_type = "application/json"),
+    responses((status = 200, description = "the policy now in force", body = Object),
+              (status = 404, description = "no such tenant"),
+              (status = 422, description = "a value is out of range (`invalid-policy`), or the body does not match the policy")),
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn put_policy(
     State(state): State<AppState>,
     admin: AdminCaller,
