@@ -695,3 +695,100 @@ async fn login_limit_uses_forwarded_client_only_behind_trusted_proxies() {
     );
     store.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn police_liaison_sees_and_releases_only_police_cases() {
+    let s = TestServer::start_with(|c| {
+        c.reports.worker = false;
+        c.takedown.enabled = false;
+        c.ui.plain_http = true;
+    })
+    .await;
+    let store = SqliteStore::open(&s.dir.path().join("schoon.db"))
+        .await
+        .unwrap();
+    let piet = seed_user(&store, s.tenant, "piet", Role::Police).await;
+    let (report, items) = pending(&store, s.tenant, "shop.example", 2).await;
+    let now = Utc::now();
+    let sys = a("system:takedown");
+    // A case held for the police, and an ordinary one waiting for a contact.
+    let held = store.open_case(&sys, items[0].clone(), now).await.unwrap();
+    let held = store
+        .set_police_first(&a("test"), held.id, now)
+        .await
+        .unwrap();
+    assert_eq!(held.state, CaseState::PoliceHold);
+    let plain = store.open_case(&sys, items[1].clone(), now).await.unwrap();
+    store
+        .record_attribution(
+            &sys,
+            plain.id,
+            attribution(Some("Quiet Hosting"), None, &["hoster:no_abuse_email"]),
+        )
+        .await
+        .unwrap();
+
+    let c = login(&s.base, "piet").await;
+    // The menu leads to the police queue, and only there.
+    let (st, html) = c.get("/ui/cases").await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(html.contains(&format!("/ui/cases/{}", held.id)), "{html}");
+    assert!(!html.contains(&format!("/ui/cases/{}\"", plain.id)));
+    assert!(!html.contains("queue=needs-contact"));
+    for queue in ["needs-contact", "monitoring", "changed-hoster"] {
+        let (st, _) = c.get(&format!("/ui/cases?queue={queue}")).await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{queue}");
+    }
+    // Classification and the report's items stay closed.
+    assert_eq!(c.get("/ui/queues").await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        c.get(&format!("/ui/reports/{report}")).await.0,
+        StatusCode::FORBIDDEN
+    );
+    // A case that never concerned the police is "not found"; the held one shows the release
+    // form but no contact form and no link into the report.
+    assert_eq!(
+        c.get(&format!("/ui/cases/{}", plain.id)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (st, html) = c.get(&format!("/ui/cases/{}", held.id)).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(html.contains(r#"id="release-form""#));
+    assert!(!html.contains(&format!("/ui/reports/{report}")));
+    let csrf = csrf_of(&html);
+    let (st, _) = c
+        .post(
+            &format!("/ui/cases/{}/contacts", plain.id),
+            &[("csrf", &csrf), ("hoster_email", "abuse@x.example")],
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    // Without the token: refused; with it: released, audited as the police liaison.
+    let (st, _) = c
+        .post(&format!("/ui/cases/{}/release", held.id), &[("csrf", "")])
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, _) = c
+        .post(
+            &format!("/ui/cases/{}/release", held.id),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    assert_eq!(
+        store.case(held.id).await.unwrap().unwrap().state,
+        CaseState::Attributing
+    );
+    // Released once: a second release is not for them to make.
+    let (st, _) = c
+        .post(
+            &format!("/ui/cases/{}/release", held.id),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let events = store.audit_events(0, 100_000).await.unwrap();
+    assert!(events.iter().any(|e| e.action == "case.police_released"
+        && e.subject == format!("case:{}", held.id)
+        && e.actor == format!("user:{piet}")));
+}

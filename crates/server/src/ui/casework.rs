@@ -13,7 +13,7 @@ use axum::extract::{Form, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use schoon_core::takedown::{CaseId, CaseState, NoticeId, NoticeState};
+use schoon_core::takedown::{CaseId, CaseState, LadderRung, NoticeId, NoticeState};
 use serde::Deserialize;
 use store::accounts::Role;
 use store::takedown::{AttributionRow, Case, CaseFilter, CaseTimeline, Notice};
@@ -29,7 +29,7 @@ use crate::takedown::respond::{NoticeQuery, ResolveIn};
 pub const NAV: &[NavEntry] = &[(
     "/ui/cases",
     "casework.nav",
-    &[Role::Analyst, Role::Verifier, Role::Admin],
+    &[Role::Analyst, Role::Verifier, Role::Admin, Role::Police],
 )];
 
 /// Messages of these pages: `(key, English, Dutch)`.
@@ -221,7 +221,22 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
 ];
 
 /// Who works the takedown queues (case pages and actions).
-pub const CASE_VIEW_ROLES: &[Role] = QUEUE_ROLES;
+pub const CASE_VIEW_ROLES: &[Role] = &[Role::Analyst, Role::Verifier, Role::Admin, Role::Police];
+/// Who may confirm that the police released a held case.
+const RELEASE_ROLES: &[Role] = &[Role::Analyst, Role::Verifier, Role::Police];
+
+/// The police liaison works the police queue only: cases held or referred for the police.
+fn is_police(user: &SignedIn) -> bool {
+    user.user.role == Role::Police
+}
+
+/// Whether a police liaison may see this case: held for the police, marked police first, or
+/// referred to the police by a notice. Other cases are "not found" for them.
+fn police_may_see(case: &Case, notices: &[Notice]) -> bool {
+    case.state == CaseState::PoliceHold
+        || case.police_first
+        || notices.iter().any(|n| n.rung == LadderRung::Police)
+}
 
 /// Cases listed per queue page.
 const PAGE_SIZE: u32 = 100;
@@ -455,15 +470,22 @@ pub async fn queue_page(
     Query(q): Query<QueueQuery>,
 ) -> UiResult<Response> {
     user.require(CASE_VIEW_ROLES)?;
-    let want = q.queue.as_deref().unwrap_or("needs-contact");
+    let police = is_police(&user);
+    let want = q
+        .queue
+        .as_deref()
+        .unwrap_or(if police { "police" } else { "needs-contact" });
     let Some(&(queue, label_key)) = QUEUES.iter().find(|(k, _)| *k == want) else {
         return Err(UiError::NotFound);
     };
+    if police && queue != "police" {
+        return Err(UiError::Forbidden);
+    }
     let tr = user.tr();
     let t = user.user.tenant_id;
     let mut tabs = Vec::new();
     let mut rows = Vec::new();
-    for (key, label) in QUEUES {
+    for (key, label) in QUEUES.iter().filter(|(k, _)| !police || *k == "police") {
         let limit = if *key == queue { PAGE_SIZE } else { 0 };
         let (count, r) = queue_cases(&state, t, key, limit)
             .await?
@@ -646,6 +668,8 @@ struct CasePage {
     host: String,
     report_id: i64,
     police_first: bool,
+    can_release: bool,
+    can_open_report: bool,
     created: String,
     contacts: store::takedown::CaseContacts,
     asn: String,
@@ -699,6 +723,9 @@ pub async fn case_page(
         .case_timeline(id)
         .await?
         .ok_or(UiError::NotFound)?;
+    if is_police(&user) && !police_may_see(&case, &notices) {
+        return Err(UiError::NotFound);
+    }
     let policy = state.store.takedown_policy(case.tenant_id).await?;
     let row = case_row(&state, &case, &policy, true).await?;
     let tr: Tr = user.tr();
@@ -763,6 +790,8 @@ pub async fn case_page(
             .unwrap_or_default(),
         contacts: case.contacts.clone(),
         can_act: user.require(CLASSIFY_ROLES).is_ok(),
+        can_release: user.require(RELEASE_ROLES).is_ok(),
+        can_open_report: user.require(QUEUE_ROLES).is_ok(),
         needs_contact: case.state == CaseState::NeedsContact,
         police_hold: case.state == CaseState::PoliceHold,
         case: row,
@@ -850,8 +879,11 @@ pub async fn release(
     Form(f): Form<CsrfOnly>,
 ) -> UiResult<Response> {
     user.check_csrf(&f.csrf)?;
-    user.require(CLASSIFY_ROLES)?;
-    own_case(&state, &user, id).await?;
+    user.require(RELEASE_ROLES)?;
+    let case = own_case(&state, &user, id).await?;
+    if is_police(&user) && case.state != CaseState::PoliceHold {
+        return Err(UiError::NotFound);
+    }
     let _case = crate::takedown::cases::release(
         State(state.clone()),
         Analyst(user.actor()),
