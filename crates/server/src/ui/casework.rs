@@ -1,5 +1,6 @@
-//! Takedown work queues for analysts: needs contact, police, monitoring, changed hoster; the
-//! case page (timeline, notices, observations, attribution history) and its actions.
+//! Takedown work queues for analysts (the police liaison sees the police queue only): needs
+//! contact, police, monitoring, changed hoster; the case page (timeline, notices, observations,
+//! attribution history) and its actions.
 //!
 //! Every action goes through the JSON API's handler ([`crate::takedown::cases`],
 //! [`crate::takedown::respond`]) with the user's tenant as scope, so validation, store calls
