@@ -157,7 +157,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
 }
 
-fn key(state: &AppState) -> ApiResult<SigningKey> {
+pub(crate) fn key(state: &AppState) -> ApiResult<SigningKey> {
     signing_key(&state.config.data_dir).map_err(|e| {
         tracing::error!(error = %e, path = %key_path(state).display(), "order-signing key unavailable");
         Problem::internal()
@@ -244,7 +244,7 @@ fn sp(e: StoreError) -> Problem {
     }
 }
 
-async fn own_order(state: &AppState, tenant: TenantId, id: OrderId) -> ApiResult<Order> {
+pub(crate) async fn own_order(state: &AppState, tenant: TenantId, id: OrderId) -> ApiResult<Order> {
     match state.store.order(id).await? {
         Some(o) if o.tenant_id == tenant => Ok(o),
         _ => Err(Problem::not_found(format!("order {id} not found"))),
@@ -253,16 +253,16 @@ async fn own_order(state: &AppState, tenant: TenantId, id: OrderId) -> ApiResult
 
 /// What the officer sees of an order.
 #[derive(Debug, Serialize)]
-struct OrderView {
+pub(crate) struct OrderView {
     #[serde(flatten)]
-    order: Order,
+    pub(crate) order: Order,
     /// The penalty due now under the terms.
-    accrual: Option<schoon_core::order::PenaltyAccrual>,
+    pub(crate) accrual: Option<schoon_core::order::PenaltyAccrual>,
     /// The provider's signed link (from issue on).
-    provider_link: Option<String>,
+    pub(crate) provider_link: Option<String>,
 }
 
-fn view(state: &AppState, order: Order, key: Option<&SigningKey>) -> OrderView {
+pub(crate) fn view(state: &AppState, order: Order, key: Option<&SigningKey>) -> OrderView {
     let accrual = order.accrual(now(state)).map(|(_, a)| a);
     let provider_link = match (key, order.state) {
         (_, OrderState::Draft) | (None, _) => None,
@@ -324,17 +324,20 @@ fn status_of(e: &RegulatorEscalation) -> &'static str {
 
 /// An escalated case as the officer sees it.
 #[derive(Debug, Serialize)]
-struct EscalationView {
-    escalation: RegulatorEscalation,
+pub(crate) struct EscalationView {
+    pub(crate) escalation: RegulatorEscalation,
     /// `open` or `picked_up`.
-    status: &'static str,
-    url: Option<String>,
-    case_state: Option<String>,
-    hoster_org: Option<String>,
-    hoster_email: Option<String>,
+    pub(crate) status: &'static str,
+    pub(crate) url: Option<String>,
+    pub(crate) case_state: Option<String>,
+    pub(crate) hoster_org: Option<String>,
+    pub(crate) hoster_email: Option<String>,
 }
 
-async fn case_view(state: &AppState, e: RegulatorEscalation) -> ApiResult<EscalationView> {
+pub(crate) async fn case_view(
+    state: &AppState,
+    e: RegulatorEscalation,
+) -> ApiResult<EscalationView> {
     let case = match e.case_id {
         Some(c) => state.store.case(c).await?,
         None => None,
@@ -377,21 +380,24 @@ async fn escalations(
 /// that did not act and what it checked (its own content reference and URL, the matched
 /// value), never the material.
 #[derive(Debug, Serialize)]
-struct HitEscalationView {
-    escalation: RegulatorEscalation,
+pub(crate) struct HitEscalationView {
+    pub(crate) escalation: RegulatorEscalation,
     /// `open` or `picked_up`.
-    status: &'static str,
-    org_name: Option<String>,
-    hit_state: Option<String>,
-    signal_type: Option<String>,
-    query_value: Option<String>,
-    content_url: Option<String>,
-    content_ref: Option<String>,
-    deadline: Option<DateTime<Utc>>,
-    overdue_at: Option<DateTime<Utc>>,
+    pub(crate) status: &'static str,
+    pub(crate) org_name: Option<String>,
+    pub(crate) hit_state: Option<String>,
+    pub(crate) signal_type: Option<String>,
+    pub(crate) query_value: Option<String>,
+    pub(crate) content_url: Option<String>,
+    pub(crate) content_ref: Option<String>,
+    pub(crate) deadline: Option<DateTime<Utc>>,
+    pub(crate) overdue_at: Option<DateTime<Utc>>,
 }
 
-async fn hit_view(state: &AppState, e: RegulatorEscalation) -> ApiResult<HitEscalationView> {
+pub(crate) async fn hit_view(
+    state: &AppState,
+    e: RegulatorEscalation,
+) -> ApiResult<HitEscalationView> {
     let hit = match e.hit_id {
         Some(h) => state.store.followup_hit(h).await?,
         None => None,
@@ -439,7 +445,7 @@ async fn overdue_hits(
 }
 
 /// An escalation of this tenant, or 404.
-async fn own_escalation(
+pub(crate) async fn own_escalation(
     state: &AppState,
     tenant: TenantId,
     source: EscalationSource,
@@ -455,9 +461,9 @@ async fn own_escalation(
 }
 
 /// Takes an escalation (the first pick-up stands; repeating it changes nothing).
-async fn pick_up(
+pub(crate) async fn pick_up(
     state: &AppState,
-    admin: &AdminCaller,
+    actor: &Actor,
     tenant: TenantId,
     source: EscalationSource,
     id: i64,
@@ -465,7 +471,7 @@ async fn pick_up(
     own_escalation(state, tenant, source, id).await?;
     state
         .store
-        .pick_up_escalation(&admin.actor(), source, id, None, now(state))
+        .pick_up_escalation(actor, source, id, None, now(state))
         .await
         .map_err(sp)
 }
@@ -482,7 +488,7 @@ async fn pick_up_case(
     admin: AdminCaller,
     UrlPath((tenant, id)): UrlPath<(TenantId, i64)>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let (e, changed) = pick_up(&state, &admin, tenant, EscalationSource::Case, id).await?;
+    let (e, changed) = pick_up(&state, &admin.actor(), tenant, EscalationSource::Case, id).await?;
     Ok(Json(serde_json::json!({
         "picked_up_now": changed,
         "view": case_view(&state, e).await?,
@@ -501,7 +507,7 @@ async fn pick_up_hit(
     admin: AdminCaller,
     UrlPath((tenant, id)): UrlPath<(TenantId, i64)>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let (e, changed) = pick_up(&state, &admin, tenant, EscalationSource::Hit, id).await?;
+    let (e, changed) = pick_up(&state, &admin.actor(), tenant, EscalationSource::Hit, id).await?;
     Ok(Json(serde_json::json!({
         "picked_up_now": changed,
         "view": hit_view(&state, e).await?,
@@ -551,50 +557,53 @@ async fn list_orders(
 /// One item an order requires removed.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[schema(as = OrderItemIn)]
-struct ItemIn {
+pub(crate) struct ItemIn {
     /// The URL.
-    url: String,
+    pub(crate) url: String,
     /// SHA-256 of the material (hex).
-    sha256: String,
+    pub(crate) sha256: String,
     /// The takedown case it came from, if any.
-    case_id: Option<i64>,
+    pub(crate) case_id: Option<i64>,
 }
 
 /// An escalation an order is opened from.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-struct EscalationRef {
+pub(crate) struct EscalationRef {
     /// `case` or `hit`.
     #[schema(value_type = String, example = "case")]
-    source: EscalationSource,
+    pub(crate) source: EscalationSource,
     /// Escalation id.
-    id: i64,
+    pub(crate) id: i64,
 }
 
 /// Body of a new (draft) order.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[schema(as = CreateOrder)]
-struct CreateIn {
+pub(crate) struct CreateIn {
     /// 1 to 64 characters from `A-Z a-z 0-9 - _ .` (default `ORD-<date>-<random>`).
-    reference: Option<String>,
+    pub(crate) reference: Option<String>,
     /// The issuing authority (default the tenant's name).
-    authority: Option<String>,
+    pub(crate) authority: Option<String>,
     /// The addressee.
     #[schema(value_type = crate::openapi::ProviderContactSchema)]
-    provider: ProviderContact,
+    pub(crate) provider: ProviderContact,
     /// The legal basis (article of the act).
-    legal_basis: String,
+    pub(crate) legal_basis: String,
     /// Compliance term in hours, counted from the first proven delivery.
-    deadline_hours: u32,
+    pub(crate) deadline_hours: u32,
     /// May be empty when `escalations` are given: the items then come from them.
     #[serde(default)]
-    items: Vec<ItemIn>,
+    pub(crate) items: Vec<ItemIn>,
     /// Escalations this order is opened from: they are picked up and linked to it.
     #[serde(default)]
-    escalations: Vec<EscalationRef>,
+    pub(crate) escalations: Vec<EscalationRef>,
 }
 
 /// The item an escalation points at (URL + SHA-256), if it knows both.
-async fn item_from(state: &AppState, e: &RegulatorEscalation) -> ApiResult<Option<StoredItem>> {
+pub(crate) async fn item_from(
+    state: &AppState,
+    e: &RegulatorEscalation,
+) -> ApiResult<Option<StoredItem>> {
     if let Some(case_id) = e.case_id {
         let Some(case) = state.store.case(case_id).await? else {
             return Ok(None);
@@ -640,6 +649,18 @@ async fn create_order(
     UrlPath(tenant): UrlPath<TenantId>,
     JsonBody(body): JsonBody<CreateIn>,
 ) -> ApiResult<Response> {
+    let o = create_draft(&state, &admin.actor(), tenant, body).await?;
+    Ok((StatusCode::CREATED, Json(view(&state, o, None))).into_response())
+}
+
+/// Validates and stores a draft order, picking up and linking the escalations it is opened
+/// from (the API's and the officer pages' one path).
+pub(crate) async fn create_draft(
+    state: &AppState,
+    actor: &Actor,
+    tenant: TenantId,
+    body: CreateIn,
+) -> ApiResult<Order> {
     let t = state
         .store
         .tenant(tenant)
@@ -647,7 +668,7 @@ async fn create_order(
         .ok_or_else(|| Problem::not_found(format!("tenant {tenant} not found")))?;
     let deadline = OrderDeadline::from_hours(body.deadline_hours)
         .map_err(|e| Problem::bad_request(e.to_string()))?;
-    let at = now(&state);
+    let at = now(state);
     let reference = match body.reference {
         Some(r) => r,
         None => {
@@ -668,7 +689,7 @@ async fn create_order(
     }
     let mut from = Vec::with_capacity(body.escalations.len());
     for r in &body.escalations {
-        from.push(own_escalation(&state, tenant, r.source, r.id).await?);
+        from.push(own_escalation(state, tenant, r.source, r.id).await?);
     }
     let mut items: Vec<StoredItem> = body
         .items
@@ -681,7 +702,7 @@ async fn create_order(
         .collect();
     if items.is_empty() {
         for e in &from {
-            match item_from(&state, e).await? {
+            match item_from(state, e).await? {
                 Some(i) if !items.contains(&i) => items.push(i),
                 Some(_) => {}
                 None => {
@@ -712,7 +733,7 @@ async fn create_order(
     let o = state
         .store
         .create_order(
-            &admin.actor(),
+            actor,
             NewOrder {
                 tenant_id: tenant,
                 reference,
@@ -732,11 +753,11 @@ async fn create_order(
     for e in &from {
         state
             .store
-            .pick_up_escalation(&admin.actor(), e.source, e.id, Some(o.id), at)
+            .pick_up_escalation(actor, e.source, e.id, Some(o.id), at)
             .await
             .map_err(sp)?;
     }
-    Ok((StatusCode::CREATED, Json(view(&state, o, None))).into_response())
+    Ok(o)
 }
 
 #[derive(Debug, Serialize)]
@@ -791,8 +812,19 @@ async fn evidence(
     admin: AdminCaller,
     UrlPath((tenant, id)): UrlPath<(TenantId, OrderId)>,
 ) -> ApiResult<Response> {
-    let o = own_order(&state, tenant, id).await?;
-    let k = key(&state)?;
+    evidence_package(&state, &admin.actor(), tenant, id).await
+}
+
+/// Builds, audits and returns the evidence package (the API's and the officer pages' one
+/// builder).
+pub(crate) async fn evidence_package(
+    state: &AppState,
+    actor: &Actor,
+    tenant: TenantId,
+    id: OrderId,
+) -> ApiResult<Response> {
+    let o = own_order(state, tenant, id).await?;
+    let k = key(state)?;
     // The head first: everything read after it that is at or below it is settled history.
     let head = state.store.audit_head().await?;
     let events = state.store.order_events(id).await?;
@@ -827,7 +859,7 @@ async fn evidence(
         .into_iter()
         .filter(|e| e.id <= head_id)
         .collect();
-    let at = now(&state);
+    let at = now(state);
     let document = o
         .canonical_json
         .as_deref()
@@ -835,7 +867,7 @@ async fn evidence(
     let package = serde_json::json!({
         "format": EVIDENCE_FORMAT,
         "generated_at": at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        "generated_by": admin.actor().0,
+        "generated_by": actor.0,
         "order": {
             "id": o.id,
             "tenant_id": o.tenant_id,
@@ -882,7 +914,7 @@ async fn evidence(
     state
         .store
         .record_evidence_export(
-            &admin.actor(),
+            actor,
             id,
             serde_json::json!({
                 "package_sha256": sha_hex,
@@ -927,15 +959,31 @@ async fn issue(
     admin: AdminCaller,
     UrlPath((tenant, id)): UrlPath<(TenantId, OrderId)>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let o = own_order(&state, tenant, id).await?;
+    let (o, email) = issue_order(&state, &admin.actor(), tenant, id).await?;
+    let k = key(&state)?;
+    Ok(Json(serde_json::json!({
+        "order": view(&state, o, Some(&k)),
+        "email": email,
+    })))
+}
+
+/// Signs and stores a draft, then sends it by e-mail if configured; gives the order and what
+/// the e-mail delivery did (the API's and the officer pages' one path).
+pub(crate) async fn issue_order(
+    state: &AppState,
+    actor: &Actor,
+    tenant: TenantId,
+    id: OrderId,
+) -> ApiResult<(Order, serde_json::Value)> {
+    let o = own_order(state, tenant, id).await?;
     if o.state != OrderState::Draft {
         return Err(sp(StoreError::Invalid(format!(
             "order {id} is {}, not a draft",
             o.state
         ))));
     }
-    let k = key(&state)?;
-    let at = now(&state);
+    let k = key(state)?;
+    let at = now(state);
     let digest = o
         .document(at)
         .digest()
@@ -944,7 +992,7 @@ async fn issue(
     let o = state
         .store
         .issue_order(
-            &admin.actor(),
+            actor,
             id,
             IssueRecord {
                 canonical_json: digest.canonical,
@@ -955,12 +1003,9 @@ async fn issue(
         )
         .await
         .map_err(sp)?;
-    let email = send_email(&state, &k, &admin.actor(), &o).await;
+    let email = send_email(state, &k, actor, &o).await;
     let o = state.store.order(id).await?.unwrap_or(o);
-    Ok(Json(serde_json::json!({
-        "order": view(&state, o, Some(&k)),
-        "email": email,
-    })))
+    Ok((o, email))
 }
 
 /// Sends the order by e-mail when a relay is configured; records delivery when it is accepted.
@@ -1125,14 +1170,26 @@ async fn event(
     event: OrderEvent,
     note: Option<String>,
 ) -> ApiResult<Json<OrderView>> {
-    own_order(state, tenant, id).await?;
-    let o = state
-        .store
-        .apply_order_event(&admin.actor(), id, event, note.as_deref(), now(state))
-        .await
-        .map_err(sp)?;
+    let o = apply_event(state, &admin.actor(), tenant, id, event, note).await?;
     let k = key(state)?;
     Ok(Json(view(state, o, Some(&k))))
+}
+
+/// An officer's event on an order of `tenant` (the API's and the officer pages' one path).
+pub(crate) async fn apply_event(
+    state: &AppState,
+    actor: &Actor,
+    tenant: TenantId,
+    id: OrderId,
+    event: OrderEvent,
+    note: Option<String>,
+) -> ApiResult<Order> {
+    own_order(state, tenant, id).await?;
+    state
+        .store
+        .apply_order_event(actor, id, event, note.as_deref(), now(state))
+        .await
+        .map_err(sp)
 }
 
 #[utoipa::path(post, path = "/api/v1/regulator/tenants/{tenant}/orders/{id}/comply", tag = "regulator",
@@ -1185,13 +1242,25 @@ async fn penalty_start(
     admin: AdminCaller,
     UrlPath((tenant, id)): UrlPath<(TenantId, OrderId)>,
 ) -> ApiResult<Json<OrderView>> {
-    let o = own_order(&state, tenant, id).await?;
+    let o = start_penalty(&state, &admin.actor(), tenant, id).await?;
+    let k = key(&state)?;
+    Ok(Json(view(&state, o, Some(&k))))
+}
+
+/// Starts the penalty of an overdue order with terms.
+pub(crate) async fn start_penalty(
+    state: &AppState,
+    actor: &Actor,
+    tenant: TenantId,
+    id: OrderId,
+) -> ApiResult<Order> {
+    let o = own_order(state, tenant, id).await?;
     if o.penalty_terms.is_none() {
         return Err(sp(StoreError::Invalid(
             "set the penalty terms before starting the penalty".into(),
         )));
     }
-    event(&state, &admin, tenant, id, OrderEvent::StartPenalty, None).await
+    apply_event(state, actor, tenant, id, OrderEvent::StartPenalty, None).await
 }
 
 /// An appeal step.
@@ -1219,17 +1288,20 @@ async fn appeal(
     UrlPath((tenant, id)): UrlPath<(TenantId, OrderId)>,
     JsonBody(body): JsonBody<AppealIn>,
 ) -> ApiResult<Json<OrderView>> {
-    let ev = match body.action.as_str() {
-        "lodge" => OrderEvent::LodgeAppeal,
-        "upheld" => OrderEvent::DecideAppeal(AppealDecision::Upheld),
-        "annulled" => OrderEvent::DecideAppeal(AppealDecision::Annulled),
-        other => {
-            return Err(Problem::bad_request(format!(
-                "action must be lodge, upheld or annulled, got {other:?}"
-            )));
-        }
-    };
+    let ev = appeal_event(&body.action)?;
     event(&state, &admin, tenant, id, ev, body.note).await
+}
+
+/// The event of an appeal step: `lodge`, `upheld` or `annulled`.
+pub(crate) fn appeal_event(action: &str) -> ApiResult<OrderEvent> {
+    match action {
+        "lodge" => Ok(OrderEvent::LodgeAppeal),
+        "upheld" => Ok(OrderEvent::DecideAppeal(AppealDecision::Upheld)),
+        "annulled" => Ok(OrderEvent::DecideAppeal(AppealDecision::Annulled)),
+        other => Err(Problem::bad_request(format!(
+            "action must be lodge, upheld or annulled, got {other:?}"
+        ))),
+    }
 }
 
 #[utoipa::path(put, path = "/api/v1/regulator/tenants/{tenant}/orders/{id}/penalty-terms", tag = "regulator",
@@ -1247,14 +1319,25 @@ async fn terms(
     UrlPath((tenant, id)): UrlPath<(TenantId, OrderId)>,
     JsonBody(body): JsonBody<PenaltyTerms>,
 ) -> ApiResult<Json<OrderView>> {
-    own_order(&state, tenant, id).await?;
-    let o = state
-        .store
-        .set_penalty_terms(&admin.actor(), id, body, now(&state))
-        .await
-        .map_err(sp)?;
+    let o = set_terms(&state, &admin.actor(), tenant, id, body).await?;
     let k = key(&state)?;
     Ok(Json(view(&state, o, Some(&k))))
+}
+
+/// Sets the penalty terms of an order of `tenant`.
+pub(crate) async fn set_terms(
+    state: &AppState,
+    actor: &Actor,
+    tenant: TenantId,
+    id: OrderId,
+    terms: PenaltyTerms,
+) -> ApiResult<Order> {
+    own_order(state, tenant, id).await?;
+    state
+        .store
+        .set_penalty_terms(actor, id, terms, now(state))
+        .await
+        .map_err(sp)
 }
 
 #[utoipa::path(post, path = "/api/v1/regulator/tenants/{tenant}/orders/{id}/accruals", tag = "regulator",
@@ -1269,13 +1352,23 @@ async fn accrual(
     admin: AdminCaller,
     UrlPath((tenant, id)): UrlPath<(TenantId, OrderId)>,
 ) -> ApiResult<Response> {
-    own_order(&state, tenant, id).await?;
-    let p = state
-        .store
-        .record_accrual(&admin.actor(), id, now(&state))
-        .await
-        .map_err(sp)?;
+    let p = record_accrual(&state, &admin.actor(), tenant, id).await?;
     Ok((StatusCode::CREATED, Json(p)).into_response())
+}
+
+/// Records the penalty accrued so far under the order's terms.
+pub(crate) async fn record_accrual(
+    state: &AppState,
+    actor: &Actor,
+    tenant: TenantId,
+    id: OrderId,
+) -> ApiResult<store::orders::Penalty> {
+    own_order(state, tenant, id).await?;
+    state
+        .store
+        .record_accrual(actor, id, now(state))
+        .await
+        .map_err(sp)
 }
 
 /// A fine.
@@ -1302,19 +1395,33 @@ async fn fine(
     UrlPath((tenant, id)): UrlPath<(TenantId, OrderId)>,
     JsonBody(body): JsonBody<FineIn>,
 ) -> ApiResult<Response> {
-    own_order(&state, tenant, id).await?;
-    let p = state
-        .store
-        .record_fine(
-            &admin.actor(),
-            id,
-            body.amount_cents,
-            body.note.as_deref(),
-            now(&state),
-        )
-        .await
-        .map_err(sp)?;
+    let p = record_fine(
+        &state,
+        &admin.actor(),
+        tenant,
+        id,
+        body.amount_cents,
+        body.note,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(p)).into_response())
+}
+
+/// Records a fine the officer set (euro cents).
+pub(crate) async fn record_fine(
+    state: &AppState,
+    actor: &Actor,
+    tenant: TenantId,
+    id: OrderId,
+    amount_cents: u64,
+    note: Option<String>,
+) -> ApiResult<store::orders::Penalty> {
+    own_order(state, tenant, id).await?;
+    state
+        .store
+        .record_fine(actor, id, amount_cents, note.as_deref(), now(state))
+        .await
+        .map_err(sp)
 }
 
 /// Whether an order appears in the public register.
@@ -1339,14 +1446,25 @@ async fn publish(
     UrlPath((tenant, id)): UrlPath<(TenantId, OrderId)>,
     JsonBody(body): JsonBody<PublishIn>,
 ) -> ApiResult<Json<OrderView>> {
-    own_order(&state, tenant, id).await?;
-    let o = state
-        .store
-        .publish_order(&admin.actor(), id, body.published, now(&state))
-        .await
-        .map_err(sp)?;
+    let o = set_published(&state, &admin.actor(), tenant, id, body.published).await?;
     let k = key(&state)?;
     Ok(Json(view(&state, o, Some(&k))))
+}
+
+/// Shows an order of `tenant` in the public register, or takes it off.
+pub(crate) async fn set_published(
+    state: &AppState,
+    actor: &Actor,
+    tenant: TenantId,
+    id: OrderId,
+    published: bool,
+) -> ApiResult<Order> {
+    own_order(state, tenant, id).await?;
+    state
+        .store
+        .publish_order(actor, id, published, now(state))
+        .await
+        .map_err(sp)
 }
 
 /// A provider's right of reply.

@@ -232,6 +232,7 @@ const CATALOGUES: &[&[(&str, &str, &str)]] = &[
     super::casework::MESSAGES,
     super::manage::MESSAGES,
     super::portal::MESSAGES,
+    super::regulator::MESSAGES,
 ];
 
 fn lookup(key: &str) -> Option<&'static (&'static str, &'static str, &'static str)> {

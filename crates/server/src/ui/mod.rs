@@ -12,7 +12,8 @@
 //! Adding a page: write a handler taking `SignedIn`, call `user.require(&[roles])?`, render a
 //! template whose struct has a `page: Page` field (built by [`Page::new`]), add its route in
 //! [`routes`] and, for the menu, a line in [`NAV`]. Larger page groups ([`portal`], [`manage`],
-//! [`casework`]) keep their own `NAV`, `MESSAGES` and `routes()`, chained here and in [`i18n`].
+//! [`casework`], [`regulator`]) keep their own `NAV`, `MESSAGES` and `routes()`, chained here
+//! and in [`i18n`].
 
 pub mod admin;
 pub mod analyst;
@@ -21,6 +22,7 @@ pub mod i18n;
 pub mod manage;
 pub mod multipart;
 pub mod portal;
+pub mod regulator;
 pub mod session;
 pub mod totp;
 
@@ -83,7 +85,7 @@ pub const NAV: &[NavEntry] = &[
 
 /// Every menu entry: this module's and the page modules'.
 fn nav_entries() -> impl Iterator<Item = &'static NavEntry> {
-    [NAV, casework::NAV, manage::NAV, portal::NAV]
+    [NAV, casework::NAV, manage::NAV, portal::NAV, regulator::NAV]
         .into_iter()
         .flatten()
 }
@@ -326,8 +328,9 @@ async fn home(user: SignedIn) -> Response {
     let to = match user.user.role {
         Role::Admin | Role::Analyst | Role::Verifier => "/ui/queues",
         Role::Provider => "/ui/portal/overview",
-        // Police liaisons and regulator officers work through their APIs for now.
-        Role::Police | Role::Regulator => "/ui/account",
+        Role::Regulator => "/ui/regulator/queue",
+        // Police liaisons work through their API for now.
+        Role::Police => "/ui/account",
     };
     Redirect::to(to).into_response()
 }
@@ -365,4 +368,5 @@ pub fn routes() -> Router<AppState> {
         .merge(casework::routes())
         .merge(manage::routes())
         .merge(portal::routes())
+        .merge(regulator::routes())
 }
