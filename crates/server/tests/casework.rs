@@ -729,7 +729,16 @@ async fn police_liaison_sees_and_releases_only_police_cases() {
         .unwrap();
 
     let c = login(&s.base, "piet").await;
-    // The menu leads to the police queue, and only there.
+    // Home is the police queue, and the menu leads only there.
+    let home = c
+        .http
+        .get(format!("{}/ui", s.base))
+        .header("cookie", &c.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status(), StatusCode::SEE_OTHER);
+    assert_eq!(home.headers()["location"], "/ui/cases?queue=police");
     let (st, html) = c.get("/ui/cases").await;
     assert_eq!(st, StatusCode::OK);
     assert!(html.contains(&format!("/ui/cases/{}", held.id)), "{html}");

@@ -329,8 +329,7 @@ async fn home(user: SignedIn) -> Response {
         Role::Admin | Role::Analyst | Role::Verifier => "/ui/queues",
         Role::Provider => "/ui/portal/overview",
         Role::Regulator => "/ui/regulator/queue",
-        // Police liaisons work through their API for now.
-        Role::Police => "/ui/account",
+        Role::Police => "/ui/cases?queue=police",
     };
     Redirect::to(to).into_response()
 }
