@@ -22,6 +22,7 @@ use store::accounts::{QueueEntry, Role};
 use store::casework::ReportNote;
 use store::reports::{Item, Report};
 
+use super::actors::ActorLabels;
 use super::{Page, SignedIn, UiError, UiResult, render};
 use crate::app::{AppState, JsonBody};
 use crate::classify::{Analyst, ClassifyRequest, VerifyRequest};
@@ -181,8 +182,10 @@ pub struct AuditLine {
     pub action: String,
     /// Subject (`report:1`, `item:4`).
     pub subject: String,
-    /// Who.
+    /// Who (readable label).
     pub actor: String,
+    /// The stored audit actor.
+    pub actor_raw: String,
 }
 
 /// A takedown case of the report with its current attribution.
@@ -322,18 +325,16 @@ pub async fn report(
     let notes = state.store.report_notes(id).await?;
     let mut subjects = vec![format!("report:{id}")];
     subjects.extend(items.iter().map(|i| format!("item:{}", i.id)));
-    let timeline = state
-        .store
-        .audit_for_subjects(&subjects)
-        .await?
-        .iter()
-        .rev()
-        .take(TIMELINE_LINES)
+    let audit = state.store.audit_for_subjects(&subjects).await?;
+    let shown = || audit.iter().rev().take(TIMELINE_LINES);
+    let actors = ActorLabels::load(&state, &user, shown().map(|e| e.actor.as_str())).await;
+    let timeline = shown()
         .map(|e| AuditLine {
             at: super::casework::when(&e.at),
             action: e.action.clone(),
             subject: e.subject.clone(),
-            actor: e.actor.clone(),
+            actor: actors.label(&e.actor),
+            actor_raw: e.actor.clone(),
         })
         .collect();
     let cases = state

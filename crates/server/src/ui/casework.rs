@@ -19,6 +19,7 @@ use serde::Deserialize;
 use store::accounts::Role;
 use store::takedown::{AttributionRow, Case, CaseFilter, CaseTimeline, Notice};
 
+use super::actors::ActorLabels;
 use super::analyst::{CLASSIFY_ROLES, QUEUE_ROLES};
 use super::{NavEntry, Page, SignedIn, Tr, UiError, UiResult, render};
 use crate::app::{AppState, JsonBody};
@@ -134,6 +135,12 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("casework.when", "When", "Wanneer"),
     ("casework.event", "Event", "Gebeurtenis"),
     ("casework.actor", "By", "Door"),
+    ("casework.actor_system", "system", "systeem"),
+    (
+        "casework.actor_worker",
+        "schoon (automatic)",
+        "schoon (automatisch)",
+    ),
     ("casework.reason", "Reason", "Reden"),
     ("casework.notices", "Notices", "Meldingen"),
     ("casework.reference", "Reference", "Kenmerk"),
@@ -656,6 +663,8 @@ pub struct Line {
     pub what: String,
     /// Who.
     pub who: String,
+    /// The stored audit actor behind `who` (empty when `who` is not an actor).
+    pub who_raw: String,
     /// More.
     pub detail: String,
 }
@@ -738,6 +747,7 @@ pub async fn case_page(
     )
     .await;
     page.flash = flash_key(q.done.as_deref()).map(|k| tr.t(k).to_string());
+    let actors = ActorLabels::load(&state, &user, events.iter().map(|e| e.actor.as_str())).await;
     let events = events
         .iter()
         .map(|e| Line {
@@ -746,7 +756,8 @@ pub async fn case_page(
                 Some(f) => format!("{} ({f} → {})", e.event, e.to_state),
                 None => format!("{} ({})", e.event, e.to_state),
             },
-            who: e.actor.clone(),
+            who: actors.label(&e.actor),
+            who_raw: e.actor.clone(),
             detail: e.reason.clone().unwrap_or_default(),
         })
         .collect();
@@ -760,6 +771,7 @@ pub async fn case_page(
                 at: when(&ob.at),
                 what: ob.outcome.as_str().to_string(),
                 who: ob.http_status.map(|s| s.to_string()).unwrap_or_default(),
+                who_raw: String::new(),
                 detail: [ob.detail.clone(), ob.error.clone()]
                     .into_iter()
                     .flatten()
@@ -774,6 +786,7 @@ pub async fn case_page(
             at: when(&r.at),
             what: r.kind.as_str().to_string(),
             who: format!("notice {}", r.notice_id),
+            who_raw: String::new(),
             detail: r.statement.clone().unwrap_or_default(),
         })
         .collect();

@@ -15,6 +15,7 @@
 //! [`casework`], [`regulator`]) keep their own `NAV`, `MESSAGES` and `routes()`, chained here
 //! and in [`i18n`].
 
+pub mod actors;
 pub mod admin;
 pub mod analyst;
 pub mod casework;

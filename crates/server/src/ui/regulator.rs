@@ -24,6 +24,7 @@ use serde::Deserialize;
 use store::accounts::Role;
 use store::orders::{EscalationSource, Order, OrderId, PenaltyKind, RegulatorEscalation};
 
+use super::actors::ActorLabels;
 use super::casework::{human_age, when};
 use super::{NavEntry, Page, SignedIn, Tr, UiError, UiResult, render};
 use crate::app::AppState;
@@ -996,8 +997,10 @@ pub struct Line {
     pub at: String,
     /// What.
     pub what: String,
-    /// Who.
+    /// Who (readable label).
     pub who: String,
+    /// The stored audit actor behind `who`.
+    pub who_raw: String,
     /// Amount or note.
     pub detail: String,
 }
@@ -1061,6 +1064,15 @@ pub async fn order_page(
     let v = api::view(&state, o, Some(&k));
     let events = state.store.order_events(id).await?;
     let penalties = state.store.penalties(id).await?;
+    let actors = ActorLabels::load(
+        &state,
+        &user,
+        events
+            .iter()
+            .map(|e| e.actor.as_str())
+            .chain(penalties.iter().map(|p| p.actor.as_str())),
+    )
+    .await;
     let now = state.clock.now();
     let tr = user.tr();
     let mut page = Page::new(
@@ -1103,7 +1115,8 @@ pub async fn order_page(
             .map(|e| Line {
                 at: when(&e.at),
                 what: format!("{} ({} → {})", e.event, e.from_state, e.to_state),
-                who: e.actor.clone(),
+                who: actors.label(&e.actor),
+                who_raw: e.actor.clone(),
                 detail: e.note.clone().unwrap_or_default(),
             })
             .collect(),
@@ -1116,7 +1129,8 @@ pub async fn order_page(
                     PenaltyKind::Fine => "fine",
                 }
                 .to_string(),
-                who: p.actor.clone(),
+                who: actors.label(&p.actor),
+                who_raw: p.actor.clone(),
                 detail: format!(
                     "{}{}",
                     euro(p.amount_cents),
