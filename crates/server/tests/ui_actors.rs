@@ -222,12 +222,18 @@ async fn timelines_name_the_tenants_users_only() {
     );
     assert!(!html.contains(">worker:outbox-7<"), "{html}");
 
-    // The report's audit timeline names Carla too (the notes list is not a timeline).
+    // The report's audit timeline and its notes name Carla too.
     let (st, html) = get(&anna, &s.base, &format!("/ui/reports/{report}")).await;
     assert_eq!(st, StatusCode::OK, "{html}");
     assert!(
         html.contains(&format!(
             r#"<td title="{carla_actor}">carla (test) (analist)</td>"#
+        )),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!(
+            r#"<span title="{carla_actor}">carla (test) (analist)</span>"#
         )),
         "{html}"
     );

@@ -19,7 +19,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use schoon_core::report::{Attributes, Classification, ItemId, ItemState, ReportId};
 use serde::Deserialize;
 use store::accounts::{QueueEntry, Role};
-use store::casework::ReportNote;
 use store::reports::{Item, Report};
 
 use super::actors::ActorLabels;
@@ -173,6 +172,19 @@ fn attributes_text(a: &Attributes) -> String {
     parts.join(" · ")
 }
 
+/// A note on the report as shown: its author named like the timeline's actors.
+#[derive(Debug, Clone)]
+pub struct NoteView {
+    /// When (UTC).
+    pub at: String,
+    /// Who, as people read it.
+    pub author: String,
+    /// Who, as stored (`user:<id>`).
+    pub author_raw: String,
+    /// Text.
+    pub body: String,
+}
+
 /// One audit event of the report's timeline.
 #[derive(Debug, Clone)]
 pub struct AuditLine {
@@ -241,7 +253,7 @@ struct ReportPage {
     locked_other: bool,
     any_classifiable: bool,
     any_verifiable: bool,
-    notes: Vec<ReportNote>,
+    notes: Vec<NoteView>,
     timeline: Vec<AuditLine>,
     cases: Vec<ReportCaseView>,
 }
@@ -327,7 +339,23 @@ pub async fn report(
     subjects.extend(items.iter().map(|i| format!("item:{}", i.id)));
     let audit = state.store.audit_for_subjects(&subjects).await?;
     let shown = || audit.iter().rev().take(TIMELINE_LINES);
-    let actors = ActorLabels::load(&state, &user, shown().map(|e| e.actor.as_str())).await;
+    let actors = ActorLabels::load(
+        &state,
+        &user,
+        shown()
+            .map(|e| e.actor.as_str())
+            .chain(notes.iter().map(|n| n.author.as_str())),
+    )
+    .await;
+    let notes = notes
+        .iter()
+        .map(|n| NoteView {
+            at: n.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            author: actors.label(&n.author),
+            author_raw: n.author.clone(),
+            body: n.body.clone(),
+        })
+        .collect();
     let timeline = shown()
         .map(|e| AuditLine {
             at: super::casework::when(&e.at),
