@@ -462,6 +462,12 @@ pub async fn run(
         }
     });
 
+    // Attribution data files (prefix table, rules…) are followed by a tick of the job runner;
+    // API-only nodes show and use them too, so they check on their own.
+    if !role.runs_jobs() {
+        crate::takedown::spawn_reload(state.clone());
+    }
+
     if role.runs_jobs() {
         // One job runner for every kind; modules register their handlers here. Several workers
         // share the queue: claims are leased, ticks are idempotent (ARCHITECTURE.md, "Several

@@ -129,7 +129,7 @@ impl Cache {
             .map_err(PageError::internal)?;
         // The first `announced` call of an MMDB source walks the whole database: off the
         // async workers.
-        let sources = state.takedown.asn.clone();
+        let sources = state.takedown.asn();
         let orgs: Vec<OrgKey> = {
             let mut v: Vec<OrgKey> = input
                 .cases

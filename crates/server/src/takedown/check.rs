@@ -236,7 +236,7 @@ pub fn moved_network(state: &AppState, recorded: Option<&str>, connected: IpAddr
         recorded,
         connected,
         |ip| state.takedown.asn_of(ip),
-        !state.takedown.asn.is_empty(),
+        !state.takedown.asn().is_empty(),
     )
 }
 

@@ -1,9 +1,10 @@
 //! Domain rules and notice templates, read-only: both are files today. The attribution rules
 //! are a JSON file ([`attribution::RuleSet`]) loaded at start-up from
-//! `[takedown.attribution] rules` (default `<data_dir>/attribution/rules.json`); the notice
-//! templates are the ones built into `schoon-notify` (`crates/notify/templates/{nl,en}/`). The
-//! page shows where each comes from, the rules as read from the file now, and a preview of every
-//! template rendered with sample data (no real case) in Dutch and English.
+//! `[takedown.attribution] rules` (default `<data_dir>/attribution/rules.json`) and again when
+//! it changes (`reload_secs`); the notice templates are the ones built into `schoon-notify`
+//! (`crates/notify/templates/{nl,en}/`). The page shows where each comes from, the rules in use
+//! (or why the current file was refused), and a preview of every template rendered with sample
+//! data (no real case) in Dutch and English.
 
 use askama::Template;
 use axum::extract::State;
@@ -166,24 +167,17 @@ pub fn sample_notice(
 pub async fn page(State(state): State<AppState>, user: SignedIn) -> UiResult<Response> {
     admin(&user)?;
     let tr = user.tr();
-    let ac = &state.takedown.config.attribution;
-    let path = ac
-        .rules
-        .clone()
-        .unwrap_or_else(|| state.config.data_dir.join("attribution").join("rules.json"));
-    let (rules_state, rules_error, rules) = match std::fs::read(&path) {
-        Ok(b) => match serde_json::from_slice::<attribution::RuleSet>(&b) {
-            Ok(set) => (
-                "loaded",
-                String::new(),
-                set.rules.iter().map(rule_row).collect(),
-            ),
-            Err(e) => ("invalid", e.to_string(), Vec::new()),
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            ("missing", String::new(), Vec::new())
-        }
-        Err(e) => ("invalid", e.to_string(), Vec::new()),
+    // The rules in use (reloaded when the file changes), or why the current file was refused.
+    let path = state.takedown.rules_path().to_path_buf();
+    let data = state.takedown.data();
+    let (rules_state, rules_error, rules) = match state.takedown.rules_error() {
+        Some(e) => ("invalid", e, Vec::new()),
+        None if !data.rules_loaded() => ("missing", String::new(), Vec::new()),
+        None => (
+            "loaded",
+            String::new(),
+            data.rules().rules.iter().map(rule_row).collect(),
+        ),
     };
     let mail = &state.takedown.config.mail;
     let (profile, profile_note) = match crate::takedown::outbox::sender_profile(mail) {
