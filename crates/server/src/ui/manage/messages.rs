@@ -406,8 +406,8 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("manage.rules.source", "Read from", "Gelezen uit"),
     (
         "manage.rules.readonly",
-        "Rules are a file loaded at start-up: edit the file and restart to change them.",
-        "Regels zijn een bestand dat bij het starten wordt geladen: pas het bestand aan en herstart om ze te wijzigen.",
+        "Rules are a file: edit it and every node uses the new rules within a minute (takedown.attribution.reload_secs); a file that does not parse is refused and the rules below stay in use.",
+        "Regels zijn een bestand: pas het aan en elke node gebruikt de nieuwe regels binnen een minuut (takedown.attribution.reload_secs); een bestand dat niet te lezen is wordt geweigerd en de regels hieronder blijven gelden.",
     ),
     (
         "manage.rules.missing",

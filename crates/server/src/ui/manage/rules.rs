@@ -170,14 +170,20 @@ pub async fn page(State(state): State<AppState>, user: SignedIn) -> UiResult<Res
     // The rules in use (reloaded when the file changes), or why the current file was refused.
     let path = state.takedown.rules_path().to_path_buf();
     let data = state.takedown.data();
+    let in_use = || data.rules().rules.iter().map(rule_row).collect::<Vec<_>>();
     let (rules_state, rules_error, rules) = match state.takedown.rules_error() {
-        Some(e) => ("invalid", e, Vec::new()),
-        None if !data.rules_loaded() => ("missing", String::new(), Vec::new()),
-        None => (
-            "loaded",
-            String::new(),
-            data.rules().rules.iter().map(rule_row).collect(),
+        // The refused file is shown with the rules that stay in use.
+        Some(e) => (
+            "invalid",
+            e,
+            if data.rules_loaded() {
+                in_use()
+            } else {
+                Vec::new()
+            },
         ),
+        None if !data.rules_loaded() => ("missing", String::new(), Vec::new()),
+        None => ("loaded", String::new(), in_use()),
     };
     let mail = &state.takedown.config.mail;
     let (profile, profile_note) = match crate::takedown::outbox::sender_profile(mail) {
