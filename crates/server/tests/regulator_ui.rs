@@ -583,6 +583,15 @@ async fn the_officer_works_an_escalation_into_a_published_order() {
         .await;
     assert_eq!(st, StatusCode::SEE_OTHER, "{to}");
     assert_eq!(to, format!("{page}?done=published"));
+    // The publication is on the order's timeline, by the officer.
+    let (st, html) = olga_c.get(&page).await;
+    assert_eq!(st, StatusCode::OK);
+    let published = ["published in the register", "gepubliceerd in het register"];
+    let line = html
+        .split("<tr>")
+        .find(|l| published.iter().any(|p| l.contains(p)))
+        .unwrap_or_else(|| panic!("no publication line: {html}"));
+    assert!(line.contains("title=\"user:"), "{line}");
     let r = s
         .http
         .get(format!("{}/register.json", s.base))

@@ -261,6 +261,16 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("regulator.proof", "Delivery proof", "Bewijs van bezorging"),
     ("regulator.not_yet", "not yet", "nog niet"),
     ("regulator.events", "Timeline", "Tijdlijn"),
+    (
+        "regulator.published_event",
+        "published in the register",
+        "gepubliceerd in het register",
+    ),
+    (
+        "regulator.unpublished_event",
+        "taken off the register",
+        "van het register gehaald",
+    ),
     ("regulator.when", "When", "Wanneer"),
     ("regulator.event", "Event", "Gebeurtenis"),
     ("regulator.actor", "By", "Door"),
@@ -1064,15 +1074,59 @@ pub async fn order_page(
     let v = api::view(&state, o, Some(&k));
     let events = state.store.order_events(id).await?;
     let penalties = state.store.penalties(id).await?;
+    // Publication is not a state change of the order, so it is only in the audit log; the
+    // officer's timeline shows it all the same.
+    let publications: Vec<_> = state
+        .store
+        .audit_for_subjects(&[format!("order:{id}")])
+        .await?
+        .into_iter()
+        .filter(|e| e.action == "order.publish" || e.action == "order.unpublish")
+        .collect();
     let actors = ActorLabels::load(
         &state,
         &user,
         events
             .iter()
             .map(|e| e.actor.as_str())
-            .chain(penalties.iter().map(|p| p.actor.as_str())),
+            .chain(penalties.iter().map(|p| p.actor.as_str()))
+            .chain(publications.iter().map(|e| e.actor.as_str())),
     )
     .await;
+    let mut timeline: Vec<(DateTime<Utc>, Line)> = events
+        .iter()
+        .map(|e| {
+            (
+                e.at,
+                Line {
+                    at: when(&e.at),
+                    what: format!("{} ({} → {})", e.event, e.from_state, e.to_state),
+                    who: actors.label(&e.actor),
+                    who_raw: e.actor.clone(),
+                    detail: e.note.clone().unwrap_or_default(),
+                },
+            )
+        })
+        .collect();
+    timeline.extend(publications.iter().map(|e| {
+        let key = if e.action == "order.publish" {
+            "regulator.published_event"
+        } else {
+            "regulator.unpublished_event"
+        };
+        (
+            e.at,
+            Line {
+                at: when(&e.at),
+                what: user.tr().t(key).to_string(),
+                who: actors.label(&e.actor),
+                who_raw: e.actor.clone(),
+                detail: String::new(),
+            },
+        )
+    }));
+    // Stable: a publication recorded in the same instant as an event stays after it.
+    timeline.sort_by_key(|(at, _)| *at);
     let now = state.clock.now();
     let tr = user.tr();
     let mut page = Page::new(
@@ -1110,16 +1164,7 @@ pub async fn order_page(
         provider_link: v.provider_link.unwrap_or_default(),
         terms: o.penalty_terms.as_ref().map(terms_text).unwrap_or_default(),
         due_now: v.accrual.map(|a| euro(a.amount_cents)).unwrap_or_default(),
-        events: events
-            .iter()
-            .map(|e| Line {
-                at: when(&e.at),
-                what: format!("{} ({} → {})", e.event, e.from_state, e.to_state),
-                who: actors.label(&e.actor),
-                who_raw: e.actor.clone(),
-                detail: e.note.clone().unwrap_or_default(),
-            })
-            .collect(),
+        events: timeline.into_iter().map(|(_, line)| line).collect(),
         penalties: penalties
             .iter()
             .map(|p| Line {
