@@ -98,22 +98,36 @@ try {
   const r = await page.goto(`${BASE}/ui/portal/notices/${FOREIGN}`);
   assert.equal(r.status(), 404);
 
-  step("the provider creates an API key; its secret is shown once");
+  step("the provider creates an API key; its secret is shown once, after a redirect");
   await page.goto(`${BASE}/ui/portal/overview`);
   await Promise.all([
     page.waitForURL(/\/ui\/portal\/keys/),
     page.getByRole("link", { name: "API keys" }).click(),
   ]);
+  const keyRows = () => page.locator("#portal-keys tbody tr").count();
+  const before = await keyRows();
   await page.getByLabel("Label").fill("ticket system");
-  await Promise.all([page.waitForLoadState("load"), page.click("#create-key")]);
+  await Promise.all([page.waitForURL(/\/ui\/portal\/keys\?done=created$/), page.click("#create-key")]);
   const token = (await page.textContent("#new-key-token")).trim();
   assert.match(token, /^[^.]+\.[^.]+$/);
   const keyId = token.split(".")[0];
+  assert.equal((await page.textContent("#new-key-label")).trim(), "ticket system");
   assert.ok((await page.textContent("#portal-keys")).includes("ticket system"));
+  assert.equal(await keyRows(), before + 1);
+  // The sealed key's cookie was cleared by the page that showed it.
+  assert.deepEqual((await ctx.cookies()).filter((c) => c.name === "schoon_key_flash"), []);
   await shot(page, "portal-keys");
+
+  step("reloading the page shows no secret and creates no key");
+  await page.reload({ waitUntil: "load" });
+  assert.match(page.url(), /\/ui\/portal\/keys\?done=created$/);
+  assert.equal(await page.locator("#new-key-token").count(), 0);
+  assert.ok(!(await page.innerText("body")).includes(token));
+  assert.equal(await keyRows(), before + 1);
   await page.goto(`${BASE}/ui/portal/keys`);
   assert.equal(await page.locator("#new-key-token").count(), 0);
   assert.ok((await page.textContent("#portal-keys")).includes(keyId));
+  assert.equal(await keyRows(), before + 1);
   console.log(`KEY_ID=${keyId}`);
 
   await page.goto(`${BASE}/ui/portal/overview`);

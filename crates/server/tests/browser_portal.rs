@@ -1,7 +1,8 @@
 //! The provider portal end to end in a real browser: a real server on loopback, a sent notice
 //! for organisation A (and one for B) seeded through the store, a provider user of A; then
 //! `node tests/browser/portal.mjs` drives Debian's Chromium through `playwright-core`: log in,
-//! see the notice, acknowledge it with a statement and a file, create an API key, and save
+//! see the notice, acknowledge it with a statement and a file, create an API key (its secret
+//! shown once after the redirect; a reload shows it no more and creates no second key), and save
 //! `portal.png` under `target/test-output/browser/`.
 //!
 //! Skipped without Chromium / `tests/browser/node_modules`, unless `SCHOON_REQUIRE_BROWSER=1`
@@ -84,6 +85,16 @@ async fn provider_acknowledges_a_notice_and_creates_a_key_in_a_real_browser() {
     let (k, _) = store.api_key_with_hash(key_id).await.unwrap().unwrap();
     assert_eq!(k.org_id, Some(ka.org));
     assert_eq!(k.label, "ticket system");
+    // The reload created nothing: org A has its seeded key and this one.
+    let org_keys: Vec<_> = store
+        .api_keys(Some(s.tenant))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|k| k.org_id == Some(ka.org))
+        .collect();
+    assert_eq!(org_keys.len(), 2, "{org_keys:?}");
+    assert!(org_keys.iter().any(|k| k.id == ka.id));
     store.verify_audit_chain().await.unwrap();
     store.close().await;
     assert!(out_dir.join("portal.png").exists());

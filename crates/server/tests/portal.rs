@@ -340,16 +340,89 @@ async fn provider_portal_is_scoped_to_the_organisation_and_audited() {
     let (st, _, keys_a) = a.get("/ui/portal/keys").await;
     assert_eq!(st, StatusCode::OK);
     assert!(keys_a.contains(&ka.id) && !keys_a.contains(&kb.id));
-    let r = a
-        .post(
+    let keys_before = org_key_count(&store, t, ka.org).await;
+    // A bad label re-renders the form (422), creates nothing and sets no cookie.
+    let (st, h, body) = raw(
+        &a,
+        reqwest::Method::POST,
+        "/ui/portal/keys",
+        None,
+        &[("csrf", &csrf_a), ("label", "  ")],
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(h.get("set-cookie").is_none());
+    assert_eq!(org_key_count(&store, t, ka.org).await, keys_before);
+    // Post-redirect-get: the POST answers 303 with the new key sealed into a cookie.
+    let (st, h, body) = raw(
+        &a,
+        reqwest::Method::POST,
+        "/ui/portal/keys",
+        None,
+        &[("csrf", &csrf_a), ("label", "ticket system")],
+    )
+    .await;
+    assert_eq!(st, StatusCode::SEE_OTHER, "{body}");
+    assert_eq!(h["location"], "/ui/portal/keys?done=created");
+    assert!(!body.contains("new-key-token"));
+    let set = h["set-cookie"].to_str().unwrap().to_string();
+    for attr in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Secure",
+        "Path=/ui/portal/keys",
+        "Max-Age=120",
+    ] {
+        assert!(set.contains(attr), "{attr} missing: {set}");
+    }
+    let flash = set.split(';').next().unwrap().to_string();
+    assert!(
+        flash.starts_with("schoon_key_flash=") && flash.len() > 40,
+        "{flash}"
+    );
+    assert_eq!(org_key_count(&store, t, ka.org).await, keys_before + 1);
+    // Replayed in another session of the same user, or altered: nothing shown, cookie cleared.
+    let a2 = Ui::login(&s.base, "pia").await;
+    let (i, _) = flash.char_indices().nth(30).unwrap();
+    let flipped = if flash[i..].starts_with('A') {
+        "B"
+    } else {
+        "A"
+    };
+    let tampered = format!("{}{flipped}{}", &flash[..i], &flash[i + 1..]);
+    for (who, ui, cookie) in [
+        ("other session", &a2, flash.as_str()),
+        ("tampered", &a, tampered.as_str()),
+        ("garbage", &a, "schoon_key_flash=not-base64!"),
+    ] {
+        let (st, h, body) = raw(
+            ui,
+            reqwest::Method::GET,
             "/ui/portal/keys",
-            &[("csrf", &csrf_a), ("label", "ticket system")],
+            Some(cookie),
+            &[],
         )
         .await;
-    assert_eq!(r.0, StatusCode::CREATED, "{}", r.2);
+        assert_eq!(st, StatusCode::OK, "{who}");
+        assert!(!body.contains("new-key-token"), "{who}: secret shown");
+        assert!(cleared(&h), "{who}: cookie not cleared");
+    }
+    // The same session's GET with the cookie shows the secret once and clears the cookie.
+    let (st, h, page) = raw(
+        &a,
+        reqwest::Method::GET,
+        "/ui/portal/keys?done=created",
+        Some(&flash),
+        &[],
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{page}");
+    assert!(cleared(&h));
+    assert_eq!(h["cache-control"], "no-store");
     let marker = "id=\"new-key-token\">";
-    let i = r.2.find(marker).unwrap() + marker.len();
-    let token = r.2[i..].split('<').next().unwrap().to_string();
+    let i = page.find(marker).expect("secret shown") + marker.len();
+    let token = page[i..].split('<').next().unwrap().to_string();
+    assert!(page.contains("id=\"new-key-label\">ticket system<"));
     let (id, secret) = token.split_once('.').unwrap();
     let (k, hash) = store.api_key_with_hash(id).await.unwrap().unwrap();
     assert_eq!(k.org_id, Some(ka.org));
@@ -358,7 +431,7 @@ async fn provider_portal_is_scoped_to_the_organisation_and_audited() {
     assert_eq!(hash, schoon_core::apikey::hash_secret(secret));
     let ev = audited(&store, "api_key.create", &format!("api_key:{id}")).await;
     assert_eq!(ev[0]["actor"], json!(format!("user:{pa}")));
-    // The new key checks for org A; the secret is not shown again.
+    // The new key checks for org A.
     let (st, _, v) = s
         .check(
             &token,
@@ -366,8 +439,19 @@ async fn provider_portal_is_scoped_to_the_organisation_and_audited() {
         )
         .await;
     assert_eq!(st, StatusCode::OK, "{v}");
-    let (_, _, again) = a.get("/ui/portal/keys").await;
-    assert!(again.contains(id) && !again.contains(secret));
+    // A reload (the browser dropped the cleared cookie) shows no secret and creates nothing.
+    let (st, h, again) = raw(
+        &a,
+        reqwest::Method::GET,
+        "/ui/portal/keys?done=created",
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(h.get("set-cookie").is_none());
+    assert!(again.contains(id) && !again.contains(secret) && !again.contains("new-key-token"));
+    assert_eq!(org_key_count(&store, t, ka.org).await, keys_before + 1);
     let r = a
         .post(
             &format!("/ui/portal/keys/{id}/revoke"),
@@ -423,6 +507,53 @@ async fn provider_portal_is_scoped_to_the_organisation_and_audited() {
     let _ = (pb, nb);
     store.verify_audit_chain().await.unwrap();
     store.close().await;
+}
+
+/// Check keys of organisation `org`.
+async fn org_key_count(store: &SqliteStore, tenant: i64, org: schoon_core::OrgId) -> usize {
+    store
+        .api_keys(Some(tenant))
+        .await
+        .unwrap()
+        .iter()
+        .filter(|k| k.org_id == Some(org) && k.role == schoon_core::KeyRole::Check)
+        .count()
+}
+
+/// A request in `ui`'s session, with `extra` sent as a further cookie; status, headers, body.
+async fn raw(
+    ui: &Ui,
+    method: reqwest::Method,
+    path: &str,
+    extra: Option<&str>,
+    fields: &[(&str, &str)],
+) -> (StatusCode, reqwest::header::HeaderMap, String) {
+    let cookie = match extra {
+        Some(c) => format!("{}; {c}", ui.cookie),
+        None => ui.cookie.clone(),
+    };
+    let mut req = ui
+        .http
+        .request(method.clone(), format!("{}{path}", ui.base))
+        .header("cookie", cookie);
+    if method == reqwest::Method::POST {
+        req = req
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(common::browser::form(fields));
+    }
+    let resp = req.send().await.unwrap();
+    let (st, h) = (resp.status(), resp.headers().clone());
+    (st, h, resp.text().await.unwrap())
+}
+
+/// Whether the response clears the key cookie.
+fn cleared(h: &reqwest::header::HeaderMap) -> bool {
+    h.get_all("set-cookie").iter().any(|v| {
+        let v = v.to_str().unwrap();
+        v.starts_with("schoon_key_flash=;")
+            && v.contains("Max-Age=0")
+            && v.contains("Path=/ui/portal/keys")
+    })
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

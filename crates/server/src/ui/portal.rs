@@ -29,15 +29,21 @@ use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chacha20poly1305::aead::{Aead, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Nonce};
 use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
+use hmac::{Hmac, Mac};
 use schoon_core::hit::{AckAction, HitEvent};
 use schoon_core::order::{OrderEvent, OrderState};
 use schoon_core::takedown::{CaseState, LadderRung, NoticeId, NoticeState, ResponseKind};
 use schoon_core::{HitId, HitState, Organisation};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 use store::StoreError;
 use store::accounts::Role;
 use store::orders::{Order, OrderId};
@@ -1213,13 +1219,108 @@ pub struct KeyRow {
     pub revoked: Option<String>,
 }
 
+/// A key just created, as shown once: sealed into [`KEY_FLASH_COOKIE`] between the POST and
+/// the GET it redirects to, so a reload neither re-submits the form nor shows the secret again.
+#[derive(Debug, Serialize, Deserialize)]
+struct NewKey {
+    key_id: String,
+    label: String,
+    /// Bearer token `<id>.<secret>`.
+    token: String,
+    /// Unix seconds after which the sealed copy is refused, whatever the browser kept.
+    expires: i64,
+}
+
+/// Cookie that carries a new key from the POST to the next GET.
+const KEY_FLASH_COOKIE: &str = "schoon_key_flash";
+/// Only the keys page ever receives it.
+const KEY_FLASH_PATH: &str = "/ui/portal/keys";
+/// How long the sealed key may wait for its GET.
+const KEY_FLASH_SECONDS: i64 = 120;
+/// Label of the key derivation: the link key is shared by every node, so any node opens it.
+const KEY_FLASH_LABEL: &[u8] = b"schoon ui key flash v1";
+const NONCE_LEN: usize = 12;
+
+fn flash_cipher(state: &AppState) -> Option<ChaCha20Poly1305> {
+    let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&state.takedown.link_key).ok()?;
+    mac.update(KEY_FLASH_LABEL);
+    let key = mac.finalize().into_bytes();
+    <ChaCha20Poly1305 as chacha20poly1305::KeyInit>::new_from_slice(&key).ok()
+}
+
+/// Seals `key` to the session (its id is the associated data): base64url of nonce + ciphertext.
+fn seal_key(state: &AppState, user: &SignedIn, key: &NewKey) -> UiResult<String> {
+    let internal = |what: &str| UiError::Internal(format!("sealing a new key: {what}"));
+    let cipher = flash_cipher(state).ok_or_else(|| internal("key derivation"))?;
+    let plain = serde_json::to_vec(key).map_err(|e| internal(&e.to_string()))?;
+    let nonce: [u8; NONCE_LEN] = rand::random();
+    let sealed = cipher
+        .encrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: &plain,
+                aad: user.session.id.as_bytes(),
+            },
+        )
+        .map_err(|_| internal("encryption"))?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&sealed);
+    Ok(URL_SAFE_NO_PAD.encode(out))
+}
+
+/// Opens a sealed key; `None` if it is not this session's, was altered, or has expired.
+fn open_key(state: &AppState, user: &SignedIn, value: &str) -> Option<NewKey> {
+    let raw = URL_SAFE_NO_PAD.decode(value).ok()?;
+    if raw.len() <= NONCE_LEN {
+        return None;
+    }
+    let (nonce, sealed) = raw.split_at(NONCE_LEN);
+    let nonce: [u8; NONCE_LEN] = nonce.try_into().ok()?;
+    let plain = flash_cipher(state)?
+        .decrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: sealed,
+                aad: user.session.id.as_bytes(),
+            },
+        )
+        .ok()?;
+    let key: NewKey = serde_json::from_slice(&plain).ok()?;
+    (key.expires > state.clock.now().timestamp()).then_some(key)
+}
+
+/// The value of cookie `name` in the request, if sent.
+fn request_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// `Set-Cookie` of [`KEY_FLASH_COOKIE`], built like the session cookie (`Secure` unless plain HTTP).
+fn key_flash_cookie(state: &AppState, value: &str, max_age: i64) -> UiResult<HeaderValue> {
+    let secure = if state.config.ui.plain_http {
+        ""
+    } else {
+        "; Secure"
+    };
+    HeaderValue::from_str(&format!(
+        "{KEY_FLASH_COOKIE}={value}; Path={KEY_FLASH_PATH}; HttpOnly; SameSite=Strict{secure}; Max-Age={max_age}"
+    ))
+    .map_err(|e| UiError::Internal(e.to_string()))
+}
+
 #[derive(Template)]
 #[template(path = "ui/portal_keys.html")]
 struct KeysPage {
     page: Page,
     org: String,
     keys: Vec<KeyRow>,
-    created: Option<crate::ops::CreatedKey>,
+    created: Option<NewKey>,
     error: Option<String>,
 }
 
@@ -1227,12 +1328,12 @@ async fn keys_page(
     state: &AppState,
     user: &SignedIn,
     org: &Organisation,
-    created: Option<crate::ops::CreatedKey>,
+    created: Option<NewKey>,
     error: Option<String>,
     flash: Option<String>,
 ) -> UiResult<Response> {
     let tr = user.tr();
-    let keys = org_keys(state, org)
+    let keys: Vec<KeyRow> = org_keys(state, org)
         .await?
         .into_iter()
         .map(|k| KeyRow {
@@ -1242,6 +1343,8 @@ async fn keys_page(
             label: k.label,
         })
         .collect();
+    // Only a key of this organisation is shown (the user may have moved since the POST).
+    let created = created.filter(|c| keys.iter().any(|k| k.id == c.key_id));
     let mut page = Page::new(state, user, "/ui/portal/keys", tr.t("portal.keys.title")).await;
     page.flash = flash;
     let failed = error.is_some();
@@ -1271,14 +1374,24 @@ async fn org_keys(state: &AppState, org: &Organisation) -> UiResult<Vec<schoon_c
     Ok(keys)
 }
 
-/// `GET /ui/portal/keys`.
+/// `GET /ui/portal/keys`: shows a key sealed by [`create_key`] once, and clears its cookie.
 pub async fn keys(
     State(state): State<AppState>,
     user: SignedIn,
+    headers: HeaderMap,
     Query(q): Query<DoneQuery>,
 ) -> UiResult<Response> {
     let org = own_org(&state, &user).await?;
-    keys_page(&state, &user, &org, None, None, q.flash(user.tr())).await
+    let sealed = request_cookie(&headers, KEY_FLASH_COOKIE);
+    // One that does not open (another session, altered, expired) is ignored, and cleared alike.
+    let created = sealed.as_deref().and_then(|v| open_key(&state, &user, v));
+    let mut resp = keys_page(&state, &user, &org, created, None, q.flash(user.tr())).await?;
+    if sealed.is_some() {
+        let h = resp.headers_mut();
+        h.append(header::SET_COOKIE, key_flash_cookie(&state, "", 0)?);
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    Ok(resp)
 }
 
 /// Form of a new key.
@@ -1291,8 +1404,10 @@ pub struct NewKeyForm {
     label: String,
 }
 
-/// `POST /ui/portal/keys`: creates a check key of the user's organisation and shows its
-/// secret in this answer only (the store keeps only its hash, as for the admin API).
+/// `POST /ui/portal/keys`: creates a check key of the user's organisation, then redirects
+/// (303) to the keys page with the secret sealed into a short-lived cookie of this session.
+/// The store keeps only the secret's hash, as for the admin API, and nothing here keeps the
+/// secret either: a reload of the page shows it no more and creates no key.
 pub async fn create_key(
     State(state): State<AppState>,
     user: SignedIn,
@@ -1307,8 +1422,23 @@ pub async fn create_key(
     }
     let created =
         crate::ops::create_check_key(state.store.as_ref(), &user.actor(), org.id, label).await?;
-    let mut resp = keys_page(&state, &user, &org, Some(created), None, None).await?;
-    *resp.status_mut() = StatusCode::CREATED;
+    let sealed = seal_key(
+        &state,
+        &user,
+        &NewKey {
+            key_id: created.key_id,
+            label: created.key.label,
+            token: created.token,
+            expires: state.clock.now().timestamp() + KEY_FLASH_SECONDS,
+        },
+    )?;
+    let mut resp = Redirect::to("/ui/portal/keys?done=created").into_response();
+    let h = resp.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        key_flash_cookie(&state, &sealed, KEY_FLASH_SECONDS)?,
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
 }
 
