@@ -197,6 +197,18 @@ async fn notice_in(conn: &mut Conn, id: NoticeId) -> StoreResult<Notice> {
         .ok_or_else(|| StoreError::NotFound(format!("notice {id}")))
 }
 
+/// Why a delivery result of `worker` for `notice` was refused: no such notice, or it is not
+/// (any more) being sent by that worker.
+async fn not_sending(conn: &mut Conn, notice: NoticeId, worker: &str) -> StoreResult<StoreError> {
+    Ok(match notice_opt(conn, notice).await? {
+        None => StoreError::NotFound(format!("notice {notice}")),
+        Some(n) => StoreError::Conflict(format!(
+            "notice {notice} is {} (claimed by {:?}), not sending for {worker}",
+            n.state, n.claimed_by
+        )),
+    })
+}
+
 /// Host part of a URL (lower case, without user info, port or IPv6 brackets); the
 /// registrable domain comes later from attribution.
 fn host_of(url: &str) -> String {
@@ -1577,14 +1589,7 @@ impl TakedownStore for Backend {
         .fetch_optional(&mut *tx)
         .await?;
         let Some((tenant, _)) = row else {
-            let current = notice_opt(&mut tx, notice).await?;
-            return Err(match current {
-                None => StoreError::NotFound(format!("notice {notice}")),
-                Some(n) => StoreError::Conflict(format!(
-                    "notice {notice} is {} (claimed by {:?}), not sending for {worker}",
-                    n.state, n.claimed_by
-                )),
-            });
+            return Err(not_sending(&mut tx, notice, worker).await?);
         };
         let mut aw = AuditWriter::start(&mut tx).await?;
         aw.append(
@@ -1629,14 +1634,7 @@ impl TakedownStore for Backend {
         .fetch_optional(&mut *tx)
         .await?;
         let Some((tenant, deferrals)) = row else {
-            let current = notice_opt(&mut tx, notice).await?;
-            return Err(match current {
-                None => StoreError::NotFound(format!("notice {notice}")),
-                Some(n) => StoreError::Conflict(format!(
-                    "notice {notice} is {} (claimed by {:?}), not sending for {worker}",
-                    n.state, n.claimed_by
-                )),
-            });
+            return Err(not_sending(&mut tx, notice, worker).await?);
         };
         let mut aw = AuditWriter::start(&mut tx).await?;
         aw.append(
