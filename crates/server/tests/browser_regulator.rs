@@ -6,137 +6,26 @@
 //! and `regulator-order.png`.
 //!
 //! One escalated takedown case and one overdue hit are seeded straight into the server's SQLite
-//! database (as tests/regulator_ui.rs does), with the report worker and the takedown jobs off
+//! database (the case with `common::regulator_seed`, as tests/regulator_ui.rs), with the report worker and the takedown jobs off
 //! so nothing races the seeding. Skipped like `browser.rs` when Chromium or node are missing,
 //! unless `SCHOON_REQUIRE_BROWSER=1`.
 
 mod common;
 
-use chrono::Utc;
 use common::TestServer;
 use common::browser::*;
+use common::regulator_seed::escalated_case;
 use schoon_core::order::OrderState;
-use schoon_core::report::{Classification, SourceKind};
-use schoon_core::takedown::CaseEscalationKind;
 use schoon_core::{Category, ListKind, NewEntry, NewHit, SignalType, SignalValue};
 use serde_json::json;
 use store::accounts::Role;
 use store::orders::EscalationSource;
-use store::reports::{AutoOutcome, Fetched, NewReport};
-use store::takedown::{CaseContacts, NewAttribution, NewCase};
-use store::{
-    Actor, FollowupStore, NewList, OrderStore, ReportStore, SqliteStore, Store, TakedownStore,
-};
+use store::{Actor, FollowupStore, NewList, OrderStore, SqliteStore, Store};
 
 const REFERENCE: &str = "ATKM-BROWSER-1";
 
 fn a(name: &str) -> Actor {
     Actor(name.into())
-}
-
-/// A monitored takedown case of `site` (one item with a SHA-256, hoster "Slow Hosting"),
-/// escalated to the regulator; returns `(item url, escalation id)`.
-async fn escalated_case(s: &SqliteStore, t: i64, site: &str) -> (String, i64) {
-    let page = format!("https://{site}/page");
-    let r = s
-        .submit_reports(
-            &a("test"),
-            t,
-            vec![NewReport {
-                url: page.clone(),
-                original_url: page.clone(),
-                registrable_domain: None,
-                referer: None,
-                note: None,
-                source_kind: SourceKind::Hotline,
-                source_org_id: None,
-                reporter_email: None,
-            }],
-            Utc::now(),
-        )
-        .await
-        .unwrap();
-    let report = r[0].report_id;
-    let media = vec![(format!("https://{site}/img/0.jpg"), "img".to_string())];
-    s.record_page(&a("test"), report, None, None, media)
-        .await
-        .unwrap();
-    let item = s.report_items(report).await.unwrap().remove(0);
-    let sha = format!("{:064x}", item.id + 1000);
-    assert!(
-        s.complete_item(
-            &a("test"),
-            item.id,
-            Fetched {
-                sha256: Some(sha),
-                ..Fetched::default()
-            },
-            AutoOutcome::Known {
-                list_id: 1,
-                entry_id: 1,
-                classification: Classification::Baseline,
-            },
-        )
-        .await
-        .unwrap()
-    );
-    s.finish_report(&a("test"), report).await.unwrap();
-    let sys = a("system:takedown");
-    let case = s
-        .open_case(
-            &sys,
-            NewCase {
-                tenant_id: t,
-                report_id: report,
-                item_id: item.id,
-                url: item.url.clone(),
-                page_url: page,
-                police_first: false,
-            },
-            Utc::now(),
-        )
-        .await
-        .unwrap();
-    s.record_attribution(
-        &sys,
-        case.id,
-        NewAttribution {
-            contacts: CaseContacts {
-                hoster_org: Some("Slow Hosting".into()),
-                hoster_email: Some("abuse@slow.example".into()),
-                hoster_country: Some("NL".into()),
-                ..CaseContacts::default()
-            },
-            host: site.into(),
-            registrable_domain: Some(site.into()),
-            needs_contact: vec![],
-            raw: json!({"source": "test"}),
-            made_at: Utc::now(),
-            tenant_country: Some("NL".into()),
-        },
-    )
-    .await
-    .unwrap();
-    assert!(
-        s.escalate_case(
-            &a("ladder"),
-            case.id,
-            CaseEscalationKind::Regulator,
-            "no removal after the last rung",
-            Utc::now(),
-        )
-        .await
-        .unwrap()
-    );
-    let esc = s
-        .regulator_escalations(t, EscalationSource::Case, None, 100)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|e| e.case_id == Some(case.id))
-        .expect("the case is escalated")
-        .id;
-    (item.url, esc)
 }
 
 /// A hit of organisation "Silent Host" on a known-list SHA-256, swept past its deadline and
@@ -223,7 +112,7 @@ async fn officer_turns_an_escalation_into_a_published_order_in_a_real_browser() 
         .unwrap();
     let olga = seed_user(&store, t, "olga", Role::Regulator).await;
     let officer = format!("user:{olga}");
-    let (case_url, case_esc) = escalated_case(&store, t, "shop.example").await;
+    let (_, case_url, _, case_esc) = escalated_case(&store, t, "shop.example").await;
     let (hit_url, hit_esc) = overdue_hit(&store, t).await;
 
     let script = repo().join("tests/browser/regulator.mjs");

@@ -12,6 +12,7 @@ mod common;
 use chrono::{Duration, Utc};
 use common::TestServer;
 use common::browser::{PASSWORD, form, seed_user};
+use common::ui_client::{UiClient, csrf_of, login_token, no_redirects, try_login};
 use reqwest::StatusCode;
 use schoon_core::report::{Classification, SourceKind};
 use schoon_core::takedown::{CaseState, LadderRung, NoticeState, ObservationOutcome};
@@ -114,119 +115,6 @@ fn attribution(org: Option<&str>, email: Option<&str>, missing: &[&str]) -> NewA
     }
 }
 
-/// A signed-in browser-less client: its session cookie and a page's CSRF token.
-struct Client {
-    base: String,
-    http: reqwest::Client,
-    cookie: String,
-}
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// The login form's double-submit token.
-async fn login_token(http: &reqwest::Client, base: &str) -> String {
-    let page = http.get(format!("{base}/ui/login")).send().await.unwrap();
-    let c = page.headers()["set-cookie"].to_str().unwrap();
-    c.split(';')
-        .next()
-        .unwrap()
-        .split_once('=')
-        .unwrap()
-        .1
-        .to_string()
-}
-
-async fn try_login(
-    http: &reqwest::Client,
-    base: &str,
-    token: &str,
-    user: &str,
-    password: &str,
-) -> reqwest::Response {
-    http.post(format!("{base}/ui/login"))
-        .header("cookie", format!("schoon_login={token}"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[
-            ("username", user),
-            ("password", password),
-            ("token", token),
-        ]))
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn login(base: &str, user: &str) -> Client {
-    let http = no_redirects();
-    let token = login_token(&http, base).await;
-    let resp = try_login(&http, base, &token, user, PASSWORD).await;
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "login {user}");
-    let cookie = resp
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .find(|c| c.starts_with("schoon_session="))
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    Client {
-        base: base.to_string(),
-        http,
-        cookie,
-    }
-}
-
-impl Client {
-    async fn get(&self, path: &str) -> (StatusCode, String) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .send()
-            .await
-            .unwrap();
-        (r.status(), r.text().await.unwrap())
-    }
-
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(fields))
-            .send()
-            .await
-            .unwrap();
-        let location = r
-            .headers()
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default();
-        let status = r.status();
-        let body = r.text().await.unwrap();
-        (status, if location.is_empty() { body } else { location })
-    }
-
-    async fn csrf(&self) -> String {
-        let (_, html) = self.get("/ui/account").await;
-        csrf_of(&html)
-    }
-}
-
-fn csrf_of(html: &str) -> String {
-    let at = html.find(r#"name="csrf" value=""#).expect("csrf field") + 19;
-    html[at..].split('"').next().unwrap().to_string()
-}
-
 /// The `data-count` of a queue card (`id="queue-<key>"`).
 fn card_count(html: &str, key: &str) -> i64 {
     let at = html
@@ -319,7 +207,7 @@ async fn takedown_queues_case_page_and_actions() {
         .await
         .unwrap();
 
-    let anna_c = login(&s.base, "anna").await;
+    let anna_c = UiClient::login(&s.base, "anna").await;
     // Queue overview: every takedown queue has its count next to the classification queues.
     let (st, html) = anna_c.get("/ui/queues").await;
     assert_eq!(st, StatusCode::OK);
@@ -528,7 +416,7 @@ async fn takedown_queues_case_page_and_actions() {
     assert_eq!(st, StatusCode::CONFLICT);
 
     // Bert sees none of it.
-    let bert_c = login(&s.base, "bert").await;
+    let bert_c = UiClient::login(&s.base, "bert").await;
     let bert_csrf = bert_c.csrf().await;
     let (st, _) = bert_c
         .post(
@@ -728,7 +616,7 @@ async fn police_liaison_sees_and_releases_only_police_cases() {
         .await
         .unwrap();
 
-    let c = login(&s.base, "piet").await;
+    let c = UiClient::login(&s.base, "piet").await;
     // Home is the police queue, and the menu leads only there.
     let home = c
         .http

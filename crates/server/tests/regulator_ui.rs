@@ -9,219 +9,18 @@
 
 mod common;
 
-use chrono::Utc;
 use common::TestServer;
-use common::browser::{PASSWORD, form, seed_user, seed_user_in};
+use common::browser::{seed_user, seed_user_in};
+use common::regulator_seed::escalated_case;
+use common::ui_client::UiClient;
 use reqwest::StatusCode;
-use schoon_core::report::{Classification, SourceKind};
-use schoon_core::takedown::CaseEscalationKind;
 use serde_json::{Value, json};
 use store::accounts::Role;
 use store::orders::EscalationSource;
-use store::reports::{AutoOutcome, Fetched, NewReport};
-use store::takedown::{CaseContacts, NewAttribution, NewCase};
-use store::{Actor, OrderStore, ReportStore, SqliteStore, Store, TakedownStore};
+use store::{Actor, OrderStore, ReportStore, SqliteStore, Store};
 
 fn a(name: &str) -> Actor {
     Actor(name.into())
-}
-
-/// A monitored takedown case of `site` (one item with a SHA-256, hoster "Slow Hosting"),
-/// escalated to the regulator; returns `(case id, url, sha256, escalation id)`.
-async fn escalated_case(s: &SqliteStore, t: i64, site: &str) -> (i64, String, String, i64) {
-    let page = format!("https://{site}/page");
-    let r = s
-        .submit_reports(
-            &a("test"),
-            t,
-            vec![NewReport {
-                url: page.clone(),
-                original_url: page.clone(),
-                registrable_domain: None,
-                referer: None,
-                note: None,
-                source_kind: SourceKind::Hotline,
-                source_org_id: None,
-                reporter_email: None,
-            }],
-            Utc::now(),
-        )
-        .await
-        .unwrap();
-    let report = r[0].report_id;
-    let media = vec![(format!("https://{site}/img/0.jpg"), "img".to_string())];
-    s.record_page(&a("test"), report, None, None, media)
-        .await
-        .unwrap();
-    let item = s.report_items(report).await.unwrap().remove(0);
-    let sha = format!("{:064x}", item.id + 1000);
-    assert!(
-        s.complete_item(
-            &a("test"),
-            item.id,
-            Fetched {
-                sha256: Some(sha.clone()),
-                ..Fetched::default()
-            },
-            AutoOutcome::Known {
-                list_id: 1,
-                entry_id: 1,
-                classification: Classification::Baseline,
-            },
-        )
-        .await
-        .unwrap()
-    );
-    s.finish_report(&a("test"), report).await.unwrap();
-    let sys = a("system:takedown");
-    let case = s
-        .open_case(
-            &sys,
-            NewCase {
-                tenant_id: t,
-                report_id: report,
-                item_id: item.id,
-                url: item.url.clone(),
-                page_url: page,
-                police_first: false,
-            },
-            Utc::now(),
-        )
-        .await
-        .unwrap();
-    s.record_attribution(
-        &sys,
-        case.id,
-        NewAttribution {
-            contacts: CaseContacts {
-                hoster_org: Some("Slow Hosting".into()),
-                hoster_email: Some("abuse@slow.example".into()),
-                hoster_country: Some("NL".into()),
-                ..CaseContacts::default()
-            },
-            host: site.into(),
-            registrable_domain: Some(site.into()),
-            needs_contact: vec![],
-            raw: json!({"source": "test"}),
-            made_at: Utc::now(),
-            tenant_country: Some("NL".into()),
-        },
-    )
-    .await
-    .unwrap();
-    assert!(
-        s.escalate_case(
-            &a("ladder"),
-            case.id,
-            CaseEscalationKind::Regulator,
-            "no removal after the last rung",
-            Utc::now(),
-        )
-        .await
-        .unwrap()
-    );
-    let esc = s
-        .regulator_escalations(t, EscalationSource::Case, None, 100)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|e| e.case_id == Some(case.id))
-        .unwrap();
-    (case.id, item.url, sha, esc.id)
-}
-
-/// A signed-in browser-less client.
-struct Client {
-    base: String,
-    http: reqwest::Client,
-    cookie: String,
-}
-
-async fn login(base: &str, user: &str) -> Client {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = http.get(format!("{base}/ui/login")).send().await.unwrap();
-    let token = page.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .split_once('=')
-        .unwrap()
-        .1
-        .to_string();
-    let resp = http
-        .post(format!("{base}/ui/login"))
-        .header("cookie", format!("schoon_login={token}"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[
-            ("username", user),
-            ("password", PASSWORD),
-            ("token", &token),
-        ]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "login {user}");
-    let cookie = resp
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .find(|c| c.starts_with("schoon_session="))
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    Client {
-        base: base.to_string(),
-        http,
-        cookie,
-    }
-}
-
-impl Client {
-    async fn get(&self, path: &str) -> (StatusCode, String) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .send()
-            .await
-            .unwrap();
-        (r.status(), r.text().await.unwrap())
-    }
-
-    /// POSTs a form; gives the status and the redirect target (or the body).
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(fields))
-            .send()
-            .await
-            .unwrap();
-        let location = r
-            .headers()
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default();
-        let status = r.status();
-        let body = r.text().await.unwrap();
-        (status, if location.is_empty() { body } else { location })
-    }
-
-    async fn csrf(&self) -> String {
-        let (_, html) = self.get("/ui/account").await;
-        let at = html.find(r#"name="csrf" value=""#).expect("csrf field") + 19;
-        html[at..].split('"').next().unwrap().to_string()
-    }
 }
 
 /// Audit actions on `subject` by `actor`.
@@ -261,7 +60,7 @@ async fn the_officer_works_an_escalation_into_a_published_order() {
     let (_, _, _, foreign_esc) = escalated_case(&store, other, "elders.example").await;
 
     // The queue: the escalated case with its URL as text, hoster and a pick-up button.
-    let olga_c = login(&s.base, "olga").await;
+    let olga_c = UiClient::login(&s.base, "olga").await;
     let (st, html) = olga_c.get("/ui/regulator/queue").await;
     assert_eq!(st, StatusCode::OK, "{html}");
     assert!(html.contains(&format!(r#"id="esc-case-{esc}""#)), "{html}");
@@ -281,8 +80,8 @@ async fn the_officer_works_an_escalation_into_a_published_order() {
     assert_eq!(st, StatusCode::SEE_OTHER, "{to}");
 
     // Other roles: 403 for pages and actions.
-    let anna_c = login(&s.base, "anna").await;
-    let piet_c = login(&s.base, "piet").await;
+    let anna_c = UiClient::login(&s.base, "anna").await;
+    let piet_c = UiClient::login(&s.base, "piet").await;
     for c in [&anna_c, &piet_c] {
         for path in ["/ui/regulator/queue", "/ui/regulator/orders"] {
             let (st, _) = c.get(path).await;
@@ -803,7 +602,7 @@ async fn overdue_hits_become_orders_and_admins_only_look() {
         .expect("the overdue hit is escalated")
         .id;
 
-    let olga_c = login(&s.base, "olga").await;
+    let olga_c = UiClient::login(&s.base, "olga").await;
     let (st, html) = olga_c.get("/ui/regulator/queue").await;
     assert_eq!(st, StatusCode::OK);
     assert!(html.contains(&format!(r#"id="esc-hit-{esc}""#)), "{html}");
@@ -819,7 +618,7 @@ async fn overdue_hits_become_orders_and_admins_only_look() {
     assert!(!html.contains("href=\"https://cdn.silent.example"));
 
     // The admin sees the queue and orders but cannot act, and has no menu entry.
-    let adam_c = login(&s.base, "adam").await;
+    let adam_c = UiClient::login(&s.base, "adam").await;
     let (st, html) = adam_c.get("/ui/regulator/queue").await;
     assert_eq!(st, StatusCode::OK);
     assert!(html.contains(&format!(r#"id="esc-hit-{esc}""#)));

@@ -10,7 +10,8 @@ mod common;
 
 use chrono::Utc;
 use common::TestServer;
-use common::browser::{PASSWORD, form, seed_user};
+use common::browser::seed_user;
+use common::ui_client::UiClient;
 use reqwest::StatusCode;
 use schoon_core::report::{Classification, SourceKind};
 use store::accounts::Role;
@@ -79,65 +80,6 @@ async fn illegal_item(s: &SqliteStore, tenant: i64, site: &str) -> NewCase {
     }
 }
 
-/// Signs in through the login form; returns a client and its session cookie.
-async fn login(base: &str, user: &str) -> (reqwest::Client, String) {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = http.get(format!("{base}/ui/login")).send().await.unwrap();
-    let login_cookie = page
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .find(|c| c.starts_with("schoon_login="))
-        .expect("login cookie");
-    let token = login_cookie
-        .split(';')
-        .next()
-        .unwrap()
-        .split_once('=')
-        .unwrap()
-        .1
-        .to_string();
-    let resp = http
-        .post(format!("{base}/ui/login"))
-        .header("cookie", format!("schoon_login={token}"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[
-            ("username", user),
-            ("password", PASSWORD),
-            ("token", &token),
-        ]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "login {user}");
-    let cookie = resp
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .find(|c| c.starts_with("schoon_session="))
-        .expect("session cookie")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    (http, cookie)
-}
-
-async fn get(c: &(reqwest::Client, String), base: &str, path: &str) -> (StatusCode, String) {
-    let r =
-        c.0.get(format!("{base}{path}"))
-            .header("cookie", &c.1)
-            .send()
-            .await
-            .unwrap();
-    (r.status(), r.text().await.unwrap())
-}
-
 /// Where `needle` occurs in `html` (byte offsets), as a whole token: not followed by a digit,
 /// so `user:1` does not match inside `user:12`.
 fn occurrences(html: &str, needle: &str) -> Vec<usize> {
@@ -192,8 +134,8 @@ async fn timelines_name_the_tenants_users_only() {
         .await
         .unwrap();
 
-    let anna = login(&s.base, "anna").await;
-    let (st, html) = get(&anna, &s.base, &format!("/ui/cases/{}", case.id)).await;
+    let anna = UiClient::login(&s.base, "anna").await;
+    let (st, html) = anna.get(&format!("/ui/cases/{}", case.id)).await;
     assert_eq!(st, StatusCode::OK, "{html}");
     // Seeded users are Dutch-speaking: the role reads in Dutch.
     assert!(
@@ -223,7 +165,7 @@ async fn timelines_name_the_tenants_users_only() {
     assert!(!html.contains(">worker:outbox-7<"), "{html}");
 
     // The report's audit timeline and its notes name Carla too.
-    let (st, html) = get(&anna, &s.base, &format!("/ui/reports/{report}")).await;
+    let (st, html) = anna.get(&format!("/ui/reports/{report}")).await;
     assert_eq!(st, StatusCode::OK, "{html}");
     assert!(
         html.contains(&format!(
@@ -240,8 +182,8 @@ async fn timelines_name_the_tenants_users_only() {
     assert!(!html.contains("bert (test)"), "{html}");
 
     // Bert, in the other tenant, sees neither this case nor its names.
-    let bert_c = login(&s.base, "bert").await;
-    let (st, html) = get(&bert_c, &s.base, &format!("/ui/cases/{}", case.id)).await;
+    let bert_c = UiClient::login(&s.base, "bert").await;
+    let (st, html) = bert_c.get(&format!("/ui/cases/{}", case.id)).await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     assert!(!html.contains("carla (test)"));
 }

@@ -5,6 +5,8 @@
 
 pub mod browser;
 pub mod monitor_seed;
+pub mod regulator_seed;
+pub mod ui_client;
 
 use std::path::PathBuf;
 
